@@ -1,0 +1,98 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Libraries with one job each; `scim-rotator` is a thin executable over SCIMRotatorCLI.
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "scim-rotator",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "scim-rotator", targets: ["scim-rotator"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(
+            url: "https://github.com/hummingbird-project/hummingbird.git",
+            from: "2.28.1",
+            traits: ["FullFoundation"]
+        ),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+    ],
+    targets: [
+        // Domain types: SCIM keys, the provider seam, durations, clocks, secrets, errors.
+        .target(
+            name: "SCIMRotatorCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // HTTP plumbing the cloud clients share: the transport seam (URLSession/libcurl), retry, rate limiting.
+        .target(
+            name: "Transport",
+            dependencies: ["SCIMRotatorCore"],
+            swiftSettings: swiftSettings
+        ),
+        // Tencent Cloud Organization Identity Center (CIC) SCIM keys: TC3 signing, client, provider.
+        .target(
+            name: "TencentCIC",
+            dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // The local emulator of both clouds, their SCIM endpoints and an admin API (Hummingbird).
+        .target(
+            name: "CloudEmulator",
+            dependencies: [
+                "SCIMRotatorCore", "Transport", "TencentCIC",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The command-line interface: every subcommand as a small ParsableCommand.
+        .target(
+            name: "SCIMRotatorCLI",
+            dependencies: [
+                "SCIMRotatorCore", "Transport", "TencentCIC", "CloudEmulator",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .executableTarget(
+            name: "scim-rotator",
+            dependencies: ["SCIMRotatorCLI"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SCIMRotatorCoreTests",
+            dependencies: ["SCIMRotatorCore", "Transport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "TencentCICTests",
+            dependencies: ["TencentCIC", "CloudEmulator", "SCIMRotatorCore", "Transport"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CloudEmulatorTests",
+            dependencies: ["CloudEmulator", "TencentCIC", "SCIMRotatorCore", "Transport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

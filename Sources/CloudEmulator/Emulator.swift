@@ -1,0 +1,170 @@
+import Foundation
+import SCIMRotatorCore
+import Synchronization
+import Transport
+
+/// What the emulator does with a request: answer it, or drop the connection without a reply.
+public enum EmulatorReply: Sendable {
+    case response(HTTPResponse)
+    case drop
+}
+
+/// A local emulator of Tencent CIC and Alibaba CloudSSO SCIM key APIs, their SCIM endpoints, and an admin API.
+///
+/// The same object serves over HTTP (``EmulatorServer``) and in memory (``EmulatorTransport``), so tests run the
+/// real request path in milliseconds.
+///
+/// Time: keys are created, expire and are checked against ``clock``. Request signatures are checked against the
+/// real time (plus any injected skew), so that a standalone emulator whose clock was advanced by a year still accepts
+/// clients that sign with their own clock; an in-process emulator that shares a virtual clock with its clients passes
+/// `signaturesFollowClock: true`.
+public final class Emulator: Sendable {
+    public let clock: VirtualClock
+    let signaturesFollowClock: Bool
+    let world: Mutex<World>
+    let monotonicStart = ContinuousClock.now
+
+    public init(configuration: EmulatorConfiguration = .demo, clock: VirtualClock? = nil) {
+        self.clock = clock ?? VirtualClock(start: Date(), flowRate: 1)
+        self.signaturesFollowClock = clock != nil
+        var world = World()
+        world.keyLimit = configuration.keyLimit ?? 2
+        world.rateLimit = configuration.rateLimit ?? 20
+        world.latencyMs = configuration.latencyMs ?? 0
+        let now = self.clock.now()
+        for (provider, cloud) in [(ProviderKind.tencent, configuration.tencent), (.alibaba, configuration.alibaba)] {
+            guard let cloud else { continue }
+            for zone in cloud.zones {
+                world.addZone(
+                    EmulatedZone(
+                        provider: provider,
+                        id: zone.id,
+                        name: zone.name ?? zone.id,
+                        opened: zone.opened ?? true,
+                        syncStatus: zone.syncStatus ?? .enabled,
+                        keyLimit: zone.keyLimit ?? world.keyLimit,
+                        region: zone.region ?? (provider == .tencent ? "ap-guangzhou" : "cn-shanghai"),
+                        createdAt: now,
+                        updatedAt: now
+                    )
+                )
+            }
+            for account in cloud.accounts {
+                world.addAccount(
+                    EmulatedAccount(
+                        provider: provider,
+                        accessKeyId: account.secretId ?? Identifiers.accessKeyId(provider),
+                        secret: account.secretKey ?? Identifiers.accessKeySecret(),
+                        token: account.token,
+                        zones: account.zones
+                    )
+                )
+            }
+        }
+        self.world = Mutex(world)
+    }
+
+    /// Answers one request.
+    public func handle(_ request: HTTPRequest) async -> EmulatorReply {
+        let path = request.url.path.isEmpty ? "/" : request.url.path
+        if path.hasPrefix("/_emulator/") || path == "/_emulator" {
+            return .response(handleAdmin(request, path: path))
+        }
+        if path.hasPrefix("/scim/v2") {
+            return .response(handleSCIM(request, path: path))
+        }
+        if path == "/" {
+            if request.header("X-TC-Action") != nil {
+                return await handleTencent(request)
+            }
+        }
+        return .response(
+            Self.json(
+                status: 404,
+                ["Error": "not found", "Message": "the emulator serves POST / (cloud APIs), /scim/v2 and /_emulator/"]
+            )
+        )
+    }
+
+    /// The time request signatures are checked against.
+    var signatureNow: Date {
+        let skew = world.withLock { $0.signatureSkew }
+        return (signaturesFollowClock ? clock.now() : Date()).addingTimeInterval(skew)
+    }
+
+    /// Seconds since the emulator started, for rate limiting (never virtual).
+    var monotonicSeconds: Double {
+        let elapsed = ContinuousClock.now - monotonicStart
+        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    }
+
+    /// Counts the request against `key` and says whether it exceeds `limit` requests in the last second.
+    func overRateLimit(_ key: String, limit: Int) -> Bool {
+        guard limit > 0 else { return false }
+        let now = monotonicSeconds
+        return world.withLock { w in
+            var times = w.recentRequests[key, default: []]
+            times.removeAll { $0 <= now - 1 }
+            let over = times.count >= limit
+            if !over { times.append(now) }
+            w.recentRequests[key] = times
+            return over
+        }
+    }
+
+    func sleep(milliseconds: Int) async {
+        guard milliseconds > 0 else { return }
+        try? await Task.sleep(nanoseconds: UInt64(milliseconds) * 1_000_000)
+    }
+
+    // MARK: JSON helpers
+
+    static func jsonData(_ object: Any) -> Data {
+        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data("{}".utf8)
+    }
+
+    static func json(status: Int, contentType: String = "application/json", _ object: Any) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": contentType], body: jsonData(object))
+    }
+
+    static func parseJSONObject(_ data: Data) -> [String: Any]? {
+        guard !data.isEmpty else { return [:] }
+        return (try? JSONSerialization.jsonObject(with: data)) as? [String: Any]
+    }
+
+    static func iso(_ date: Date) -> String {
+        date.formatted(Date.ISO8601FormatStyle())
+    }
+}
+
+extension Emulator {
+    /// The one JSON line the emulator prints on start: where it listens and what it serves.
+    public func startupLine(url: URL) -> String {
+        let base = url.absoluteString
+        var line: [String: Any] = ["url": base, "admin": base + "/_emulator"]
+        world.withLock { w in
+            for provider in ProviderKind.allCases {
+                let zones = w.zoneOrder.filter { w.zones[$0]?.provider == provider }
+                let accounts = w.accountOrder.compactMap { w.accounts[$0] }.filter { $0.provider == provider }
+                guard !zones.isEmpty || !accounts.isEmpty else { continue }
+                var entry: [String: Any] = [
+                    "zones": zones,
+                    "accounts": accounts.map {
+                        ["accessKeyId": $0.accessKeyId, "accessKeySecret": $0.secret, "zones": $0.zones]
+                    },
+                ]
+                if provider == .tencent {
+                    entry["secretId"] = accounts.first?.accessKeyId ?? ""
+                    entry["secretKey"] = accounts.first?.secret ?? ""
+                } else {
+                    entry["directories"] = zones
+                    entry["accessKeyId"] = accounts.first?.accessKeyId ?? ""
+                    entry["accessKeySecret"] = accounts.first?.secret ?? ""
+                }
+                line[provider.rawValue] = entry
+            }
+        }
+        return String(decoding: Self.jsonData(line), as: UTF8.self)
+    }
+}

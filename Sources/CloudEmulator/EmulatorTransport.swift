@@ -1,0 +1,38 @@
+import Foundation
+import Transport
+
+/// An ``HTTPTransport`` that hands requests straight to an in-process ``Emulator``: the client's real request path
+/// (signing, headers, bodies, error handling) without sockets, so tests run in milliseconds.
+///
+/// It honours the request timeout (a delayed fault longer than the timeout is a timeout) and turns a dropped
+/// connection into a `TransportError`.
+public struct EmulatorTransport: HTTPTransport {
+    public let emulator: Emulator
+
+    public init(_ emulator: Emulator) {
+        self.emulator = emulator
+    }
+
+    public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
+        var request = request
+        if request.header("Host") == nil {
+            request.headers.append(("Host", HTTPRequest.hostHeader(for: request.url)))
+        }
+        let emulator = self.emulator
+        let reply = try await withThrowingTaskGroup(of: EmulatorReply?.self) { group in
+            group.addTask { [request] in await emulator.handle(request) }
+            group.addTask { [timeout = request.timeout] in
+                try await Task.sleep(nanoseconds: UInt64(timeout * 1_000_000_000))
+                return nil
+            }
+            let first = try await group.next()!
+            group.cancelAll()
+            return first
+        }
+        switch reply {
+        case .response(let response)?: return response
+        case .drop?: throw TransportError(.connection, "the emulator dropped the connection")
+        case nil: throw TransportError(.timeout, "no reply within \(request.timeout)s")
+        }
+    }
+}

@@ -1,0 +1,128 @@
+import Crypto
+import Foundation
+import SCIMRotatorCore
+
+/// A SCIM key as the emulated cloud stores it, secret included (it never leaves except in the Create reply).
+struct EmulatedKey: Sendable {
+    var id: String
+    var secret: String
+    var status: KeyStatus
+    var createdAt: Date
+    var expiresAt: Date
+    var type = "BearerToken"
+    var lastUsedAt: Date?
+    var scimRequests = 0
+
+    /// What the admin API shows instead of the secret.
+    var fingerprint: String { "sha256:" + SHA256.hash(data: Data(secret.utf8)).hexString }
+}
+
+/// A Tencent CIC zone or an Alibaba CloudSSO directory.
+struct EmulatedZone: Sendable {
+    var provider: ProviderKind
+    var id: String
+    var name: String
+    var opened: Bool
+    var syncStatus: SyncStatus
+    var keyLimit: Int
+    var region: String
+    var createdAt: Date
+    var updatedAt: Date
+    var keys: [EmulatedKey] = []
+    var users: [[String: String]] = []
+}
+
+/// An access key of one emulated organization account.
+struct EmulatedAccount: Sendable {
+    var provider: ProviderKind
+    var accessKeyId: String
+    var secret: String
+    var token: String?
+    var zones: [String]
+}
+
+/// Everything the emulated clouds hold. Mutated only under the emulator's lock.
+struct World: Sendable {
+    var zones: [String: EmulatedZone] = [:]
+    var zoneOrder: [String] = []
+    var accounts: [String: EmulatedAccount] = [:]
+    var accountOrder: [String] = []
+    var faults: [Fault] = []
+    var nextFaultId = 1
+    var keyLimit = 2
+    var rateLimit = 20
+    var alibabaRateLimit = 100
+    var latencyMs = 0
+    /// Seconds added to the clock that request signatures are checked against (clock-skew faults).
+    var signatureSkew: Double = 0
+    /// Recent request times per "accessKeyId/action", for rate limiting (monotonic seconds).
+    var recentRequests: [String: [Double]] = [:]
+    /// Calls answered, by "provider action code" ("OK" for success).
+    var calls: [String: Int] = [:]
+    /// Nonces seen (Alibaba replay protection), with the time they expire.
+    var nonces: [String: Double] = [:]
+
+    mutating func addZone(_ zone: EmulatedZone) {
+        if zones[zone.id] == nil { zoneOrder.append(zone.id) }
+        zones[zone.id] = zone
+    }
+
+    mutating func addAccount(_ account: EmulatedAccount) {
+        if accounts[account.accessKeyId] == nil { accountOrder.append(account.accessKeyId) }
+        accounts[account.accessKeyId] = account
+    }
+
+    /// The zone and index of the key whose secret is `secret`.
+    func key(bySecret secret: String) -> (zone: String, index: Int)? {
+        for zoneId in zoneOrder {
+            if let index = zones[zoneId]?.keys.firstIndex(where: { $0.secret == secret }) { return (zoneId, index) }
+        }
+        return nil
+    }
+
+    mutating func record(_ provider: ProviderKind, _ action: String, _ code: String) {
+        calls["\(provider.rawValue) \(action) \(code)", default: 0] += 1
+    }
+}
+
+/// Random identifiers and secrets in the clouds' formats.
+enum Identifiers {
+    static let lowerAlnum = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+
+    static func random(_ count: Int, from alphabet: [Character] = lowerAlnum) -> String {
+        String((0..<count).map { _ in alphabet.randomElement()! })
+    }
+
+    /// `scimcred-` + 12 characters (Tencent) or 24 (Alibaba), as in the documentation examples.
+    static func credentialId(_ provider: ProviderKind) -> String {
+        "scimcred-" + random(provider == .tencent ? 12 : 24)
+    }
+
+    /// Tencent secrets look like base64 ending in `=`; Alibaba's like 32 URL-safe characters.
+    static func secret(_ provider: ProviderKind) -> String {
+        var generator = SystemRandomNumberGenerator()
+        switch provider {
+        case .tencent:
+            let bytes = (0..<47).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            return Data(bytes).base64EncodedString()
+        case .alibaba:
+            return random(32, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+        }
+    }
+
+    static func zoneId(_ provider: ProviderKind) -> String {
+        (provider == .tencent ? "z-" : "d-") + random(12)
+    }
+
+    static func accessKeyId(_ provider: ProviderKind) -> String {
+        provider == .tencent
+            ? "AKID" + random(32, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
+            : "LTAI5t" + random(18, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+    }
+
+    static func accessKeySecret() -> String {
+        random(32, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+    }
+
+    static func requestId() -> String { UUID().uuidString.lowercased() }
+}

@@ -1,0 +1,89 @@
+import Foundation
+import SCIMRotatorCore
+
+/// A fault the emulator injects into the next matching cloud API calls (admin API `POST /_emulator/faults`).
+///
+/// ```json
+/// {"provider": "tencent", "action": "CreateSCIMCredential", "times": 1,
+///  "error": "InternalError", "message": "...", "httpStatus": 503, "delayMs": 2000,
+///  "drop": "before" | "after", "garble": true, "contentType": "text/html",
+///  "consoleAddKey": true, "consoleDeleteKey": "scimcred-..." | "newest" | "oldest"}
+/// ```
+/// - `error`: answer with this error code instead of running the action (Tencent: HTTP 200 envelope; Alibaba: the
+///   given `httpStatus`, default 400 for client codes and 503 for server codes).
+/// - `delayMs`: wait before answering (longer than the client timeout makes a timeout).
+/// - `drop`: close the connection without a reply, `before` running the action or `after` it (a lost reply).
+/// - `garble`: run the action, answer with broken JSON. `contentType`: run it, answer with that Content-Type.
+/// - `consoleAddKey` / `consoleDeleteKey`: before running the action, change the zone as a console user would.
+struct Fault: Sendable, Codable {
+    var id: Int?
+    var provider: ProviderKind?
+    var action: String?
+    var times: Int?
+    var error: String?
+    var message: String?
+    var httpStatus: Int?
+    var delayMs: Int?
+    var drop: DropMoment?
+    var garble: Bool?
+    var contentType: String?
+    var consoleAddKey: Bool?
+    var consoleDeleteKey: String?
+
+    enum DropMoment: String, Sendable, Codable {
+        case before
+        case after
+    }
+
+    func matches(provider: ProviderKind, action: String) -> Bool {
+        (self.provider == nil || self.provider == provider) && (self.action == nil || self.action == action)
+    }
+}
+
+extension World {
+    /// Takes the first fault that matches, counting it down.
+    mutating func takeFault(provider: ProviderKind, action: String) -> Fault? {
+        guard let index = faults.firstIndex(where: { $0.matches(provider: provider, action: action) }) else {
+            return nil
+        }
+        let fault = faults[index]
+        let remaining = (fault.times ?? 1) - 1
+        if remaining <= 0 {
+            faults.remove(at: index)
+        } else {
+            faults[index].times = remaining
+        }
+        return fault
+    }
+
+    /// Applies a fault's console side effects to `zoneId`.
+    mutating func applyConsoleEffects(_ fault: Fault, zoneId: String?, now: Date) {
+        guard let zoneId, var zone = zones[zoneId] else { return }
+        if fault.consoleAddKey == true {
+            zone.keys.append(
+                EmulatedKey(
+                    id: Identifiers.credentialId(zone.provider),
+                    secret: Identifiers.secret(zone.provider),
+                    status: .enabled,
+                    createdAt: now,
+                    expiresAt: now.addingTimeInterval(365 * 86_400)
+                )
+            )
+        }
+        if let target = fault.consoleDeleteKey, !zone.keys.isEmpty {
+            switch target {
+            case "newest":
+                if let index = zone.keys.indices.max(by: { zone.keys[$0].createdAt < zone.keys[$1].createdAt }) {
+                    zone.keys.remove(at: index)
+                }
+            case "oldest":
+                if let index = zone.keys.indices.min(by: { zone.keys[$0].createdAt < zone.keys[$1].createdAt }) {
+                    zone.keys.remove(at: index)
+                }
+            default:
+                zone.keys.removeAll { $0.id == target }
+            }
+        }
+        zones[zoneId] = zone
+    }
+}

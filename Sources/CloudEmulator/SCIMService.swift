@@ -1,0 +1,113 @@
+import Foundation
+import SCIMRotatorCore
+import Synchronization
+import Transport
+
+/// The SCIM 2.0 side identity providers call (reference §6): `/scim/v2/ServiceProviderConfig` needs no
+/// authentication; everything else needs `Authorization: Bearer <secret>` of an enabled, unexpired key, which also
+/// names the zone. Anything else is 401 with a SCIM error body.
+extension Emulator {
+    static let scimContentType = "application/scim+json"
+
+    func handleSCIM(_ request: HTTPRequest, path: String) -> HTTPResponse {
+        let resource = path.dropFirst("/scim/v2".count).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        if resource == "ServiceProviderConfig" {
+            return Self.json(status: 200, contentType: Self.scimContentType, Self.serviceProviderConfig)
+        }
+        let now = clock.now()
+        guard let authorization = request.header("Authorization"), authorization.hasPrefix("Bearer "),
+            case let token = String(authorization.dropFirst("Bearer ".count)), !token.isEmpty
+        else {
+            return Self.scimError(401, "Authorization: Bearer <SCIM key> is required")
+        }
+        let zoneId: String? = world.withLock { w in
+            guard let (zoneId, index) = w.key(bySecret: token), var zone = w.zones[zoneId] else { return nil }
+            let key = zone.keys[index]
+            guard key.status == .enabled, key.expiresAt > now else { return nil }
+            zone.keys[index].lastUsedAt = now
+            zone.keys[index].scimRequests += 1
+            w.zones[zoneId] = zone
+            return zoneId
+        }
+        guard let zoneId else {
+            return Self.scimError(401, "the bearer key is unknown, disabled or expired")
+        }
+        switch (request.method, resource) {
+        case ("GET", "Users"):
+            let users = world.withLock { $0.zones[zoneId]?.users ?? [] }
+            let count = Self.queryValue(request.url, "count").flatMap(Int.init) ?? 100
+            return Self.json(
+                status: 200,
+                contentType: Self.scimContentType,
+                Self.listResponse(Array(users.prefix(max(0, count))), total: users.count)
+            )
+        case ("POST", "Users"):
+            guard let body = JSONValue.parseObject(request.body), let userName = body["userName"]?.string else {
+                return Self.scimError(400, "userName is required", scimType: "invalidValue")
+            }
+            let user = ["id": UUID().uuidString.lowercased(), "userName": userName]
+            let conflict = world.withLock { w -> Bool in
+                if w.zones[zoneId]?.users.contains(where: { $0["userName"] == userName }) == true { return true }
+                w.zones[zoneId]?.users.append(user)
+                return false
+            }
+            if conflict { return Self.scimError(409, "userName \(userName) exists", scimType: "uniqueness") }
+            var resourceBody: [String: Any] = user
+            resourceBody["schemas"] = ["urn:ietf:params:scim:schemas:core:2.0:User"]
+            return Self.json(status: 201, contentType: Self.scimContentType, resourceBody)
+        case ("GET", "Groups"):
+            return Self.json(status: 200, contentType: Self.scimContentType, Self.listResponse([], total: 0))
+        case ("GET", "ResourceTypes"):
+            let types: [[String: Any]] = [
+                [
+                    "id": "User", "name": "User", "endpoint": "/Users",
+                    "schema": "urn:ietf:params:scim:schemas:core:2.0:User",
+                ],
+                [
+                    "id": "Group", "name": "Group", "endpoint": "/Groups",
+                    "schema": "urn:ietf:params:scim:schemas:core:2.0:Group",
+                ],
+            ]
+            return Self.json(
+                status: 200,
+                contentType: Self.scimContentType,
+                Self.listResponse(types, total: types.count)
+            )
+        case ("GET", "Schemas"):
+            return Self.json(status: 200, contentType: Self.scimContentType, Self.listResponse([], total: 0))
+        default:
+            return Self.scimError(404, "\(request.method) /scim/v2/\(resource) is not served by the emulator")
+        }
+    }
+
+    static func listResponse(_ resources: [[String: Any]], total: Int) -> [String: Any] {
+        [
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:ListResponse"], "totalResults": total,
+            "itemsPerPage": resources.count, "startIndex": 1, "Resources": resources,
+        ]
+    }
+
+    static func scimError(_ status: Int, _ detail: String, scimType: String? = nil) -> HTTPResponse {
+        var body: [String: Any] = [
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"], "detail": detail, "status": String(status),
+        ]
+        if let scimType { body["scimType"] = scimType }
+        return json(status: status, contentType: scimContentType, body)
+    }
+
+    static var serviceProviderConfig: [String: Any] {
+        [
+            "schemas": ["urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig"],
+            "patch": ["supported": true], "bulk": ["supported": false, "maxOperations": 0, "maxPayloadSize": 0],
+            "filter": ["supported": true, "maxResults": 100], "changePassword": ["supported": false],
+            "sort": ["supported": false], "etag": ["supported": false],
+            "authenticationSchemes": [
+                ["type": "oauthbearertoken", "name": "OAuth Bearer Token", "description": "SCIM key as a bearer token"]
+            ],
+        ]
+    }
+
+    static func queryValue(_ url: URL, _ name: String) -> String? {
+        URLComponents(url: url, resolvingAgainstBaseURL: false)?.queryItems?.first { $0.name == name }?.value
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import CloudEmulator
+import Foundation
+import UnixSignals
+
+extension SCIMRotator {
+    struct Emulator: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "emulator",
+            abstract: "Run the local emulator of both clouds' SCIM key APIs, their SCIM endpoints and an admin API.",
+            discussion: """
+                On start it prints exactly one JSON line to stdout that scripts can read, then serves until \
+                SIGINT or SIGTERM:
+
+                  {"url": "http://127.0.0.1:PORT", "admin": "http://127.0.0.1:PORT/_emulator",
+                   "tencent": {"zones": ["z-..."], "secretId": "...", "secretKey": "..."}}
+
+                Without --config it serves one demo zone and one demo access key. Point a policy's `endpoint:` at \
+                the URL and export the access key in the variables the policy names. The admin API under \
+                /_emulator/ seeds keys, moves the virtual clock and injects faults (see the README).
+                """
+        )
+
+        @Option(help: "TCP port on 127.0.0.1; 0 picks a free one.")
+        var port: Int = 8080
+
+        @Option(help: "Address to listen on.")
+        var host: String = "127.0.0.1"
+
+        @Option(help: "YAML or JSON file describing zones, accounts, limits (see the README).")
+        var config: String?
+
+        @Option(help: "Milliseconds added to every cloud API call.")
+        var latencyMs: Int?
+
+        func run() async throws {
+            var configuration = EmulatorConfiguration.demo
+            if let config {
+                do {
+                    configuration = try EmulatorConfiguration.load(path: config)
+                } catch {
+                    throw ValidationError("\(error)")
+                }
+            }
+            if let latencyMs { configuration.latencyMs = latencyMs }
+            let emulator = CloudEmulator.Emulator(configuration: configuration)
+            let server = EmulatorServer(emulator: emulator, host: host, port: port)
+            let url: URL
+            do {
+                url = try await server.start()
+            } catch {
+                throw CLIError("cannot listen on \(host):\(port): \(error); pick another --port (0 picks a free one)")
+            }
+            Console.line(emulator.startupLine(url: url))
+            let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+            for await _ in signals { break }
+            await server.stop()
+        }
+    }
+}

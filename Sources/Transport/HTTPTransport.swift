@@ -1,0 +1,76 @@
+import Foundation
+
+/// An HTTP request as the signers see it: headers in the order they are sent, the body as exact bytes.
+public struct HTTPRequest: Sendable {
+    public var method: String
+    public var url: URL
+    public var headers: [(name: String, value: String)]
+    public var body: Data
+    /// Seconds before the transport gives up waiting for the reply.
+    public var timeout: Double
+
+    public init(
+        method: String,
+        url: URL,
+        headers: [(name: String, value: String)] = [],
+        body: Data = Data(),
+        timeout: Double = 30
+    ) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+        self.timeout = timeout
+    }
+
+    /// The first value of a header, compared case-insensitively.
+    public func header(_ name: String) -> String? {
+        headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
+    }
+
+    /// The `Host` header value a client sends for `url`: host, plus `:port` when the URL names one.
+    public static func hostHeader(for url: URL) -> String {
+        let host = url.host ?? ""
+        if let port = url.port { return "\(host):\(port)" }
+        return host
+    }
+}
+
+/// An HTTP reply. Header names are lower-cased.
+public struct HTTPResponse: Sendable {
+    public var status: Int
+    public var headers: [String: String]
+    public var body: Data
+
+    public init(status: Int, headers: [String: String] = [:], body: Data = Data()) {
+        self.status = status
+        self.headers = Dictionary(headers.map { ($0.key.lowercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
+        self.body = body
+    }
+
+    public func header(_ name: String) -> String? { headers[name.lowercased()] }
+}
+
+/// The transport failed before a complete reply arrived.
+public struct TransportError: Error, Sendable, CustomStringConvertible {
+    public enum Kind: String, Sendable {
+        case timeout
+        case connection
+        case invalidURL
+    }
+
+    public var kind: Kind
+    public var message: String
+
+    public init(_ kind: Kind, _ message: String) {
+        self.kind = kind
+        self.message = message
+    }
+
+    public var description: String { "\(kind.rawValue): \(message)" }
+}
+
+/// Sends one HTTP request. The seam that lets tests talk to the emulator in memory and production use libcurl.
+public protocol HTTPTransport: Sendable {
+    func send(_ request: HTTPRequest) async throws -> HTTPResponse
+}

@@ -1,0 +1,3 @@
+import SCIMRotatorCLI
+
+await SCIMRotator.runFromCommandLine()
