@@ -11,6 +11,7 @@ import SCIMRotatorCore
 /// ```
 /// - `error`: answer with this error code instead of running the action (Tencent: HTTP 200 envelope; Alibaba: the
 ///   given `httpStatus`, default 400 for client codes and 503 for server codes).
+/// - `httpStatus` without `error` (Tencent): answer with that HTTP status and an HTML body, as a gateway would.
 /// - `delayMs`: wait before answering (longer than the client timeout makes a timeout).
 /// - `drop`: close the connection without a reply, `before` running the action or `after` it (a lost reply).
 /// - `garble`: run the action, answer with broken JSON. `contentType`: run it, answer with that Content-Type.

@@ -77,6 +77,16 @@ extension Emulator {
             if let code = fault.error {
                 return fail(code, fault.message ?? "injected by the emulator")
             }
+            if let status = fault.httpStatus {
+                world.withLock { $0.record(.tencent, action, "HTTP\(status)") }
+                return .response(
+                    HTTPResponse(
+                        status: status,
+                        headers: ["Content-Type": "text/html"],
+                        body: Data("<html><body>\(status) injected by the emulator</body></html>".utf8)
+                    )
+                )
+            }
             let now = clock.now()
             world.withLock { $0.applyConsoleEffects(fault, zoneId: body["ZoneId"]?.string, now: now) }
         }

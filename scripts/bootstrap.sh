@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what scim-rotator needs beyond the Swift toolchain, when it is missing:
+#   - the system packages libsqlite3-dev (GRDB) and libcurl4-openssl-dev (URLSession on Linux), via apt-get;
+#   - a Python venv in .venv with the official cloud SDKs the interop tests drive the emulator with.
+# Safe to run again: it only installs what is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+missing=()
+for package in libsqlite3-dev libcurl4-openssl-dev; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing ${missing[*]}"
+    sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+venv="${SCIM_ROTATOR_VENV:-.venv}"
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import tencentcloud.organization' 2>/dev/null; then
+    echo "bootstrap: creating $venv with the official SDKs"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/interop/requirements.txt
+fi
