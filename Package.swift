@@ -62,11 +62,43 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Policies: the YAML users write, validated with located errors before anything runs.
+        .target(
+            name: "RotationPolicy",
+            dependencies: ["SCIMRotatorCore", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // The audit history and rotation journal: a store protocol and its SQLite implementation (GRDB).
+        .target(
+            name: "RotationHistory",
+            dependencies: [
+                "SCIMRotatorCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Where new keys go before promotion (file, exec) and the SCIM check that proves them first.
+        .target(
+            name: "Delivery",
+            dependencies: ["SCIMRotatorCore", "Transport"],
+            swiftSettings: swiftSettings
+        ),
+        // The rotation: a pure planner, a journaled executor, and the Dispatch-timer scheduler.
+        .target(
+            name: "RotationEngine",
+            dependencies: [
+                "SCIMRotatorCore", "RotationPolicy", "RotationHistory", "Delivery",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The command-line interface: every subcommand as a small ParsableCommand.
         .target(
             name: "SCIMRotatorCLI",
             dependencies: [
-                "SCIMRotatorCore", "Transport", "TencentCIC", "CloudEmulator",
+                "SCIMRotatorCore", "Transport", "TencentCIC", "CloudEmulator", "RotationPolicy", "RotationHistory",
+                "Delivery", "RotationEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

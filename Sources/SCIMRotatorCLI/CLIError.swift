@@ -1,3 +1,10 @@
+import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+
 /// An error the CLI reports as one line on stderr, with a non-zero exit.
 struct CLIError: Error, CustomStringConvertible {
     var description: String

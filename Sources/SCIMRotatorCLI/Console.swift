@@ -1,4 +1,9 @@
 import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
 
 /// Unbuffered output, so that a script reading a pipe sees each line as soon as it is written.
 enum Console {

@@ -1,6 +1,11 @@
 import ArgumentParser
 import CloudEmulator
 import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
 import UnixSignals
 
 extension SCIMRotator {

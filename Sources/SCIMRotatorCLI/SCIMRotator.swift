@@ -1,5 +1,10 @@
 import ArgumentParser
 import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
 
 /// `scim-rotator`: keeps the SCIM bearer keys of cloud identity centers fresh.
 public struct SCIMRotator: AsyncParsableCommand {
@@ -17,7 +22,10 @@ public struct SCIMRotator: AsyncParsableCommand {
             Start with `scim-rotator emulator` to try it against a local emulator of both clouds.
             """,
         version: version,
-        subcommands: [Emulator.self]
+        subcommands: [
+            Daemon.self, Reconcile.self, Rotate.self, PlanCommand.self, Status.self, History.self, Audit.self,
+            PolicyGroup.self, Sync.self, Emulator.self,
+        ]
     )
 
     public init() {}

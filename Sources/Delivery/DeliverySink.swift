@@ -1,0 +1,52 @@
+import Foundation
+import SCIMRotatorCore
+
+/// What a sink knows about the key it delivers, besides the secret.
+public struct DeliveryContext: Sendable {
+    public var policy: String
+    public var provider: ProviderKind
+    public var zone: String
+    public var keyId: String
+    public var createdAt: Date
+    public var expiresAt: Date
+    /// The SCIM base URL identity providers push to with this key.
+    public var scimURL: URL
+
+    public init(
+        policy: String,
+        provider: ProviderKind,
+        zone: String,
+        keyId: String,
+        createdAt: Date,
+        expiresAt: Date,
+        scimURL: URL
+    ) {
+        self.policy = policy
+        self.provider = provider
+        self.zone = zone
+        self.keyId = keyId
+        self.createdAt = createdAt
+        self.expiresAt = expiresAt
+        self.scimURL = scimURL
+    }
+}
+
+/// A sink failed: nothing is promoted, the old key stays enabled, a retry is scheduled.
+public struct DeliveryError: Error, Sendable, CustomStringConvertible {
+    public var sink: String
+    public var message: String
+
+    public init(sink: String, message: String) {
+        self.sink = sink
+        self.message = message
+    }
+
+    public var description: String { "\(sink): \(message)" }
+}
+
+/// A destination for a new key (a file, a program, a secret store, an identity provider's API).
+public protocol DeliverySink: Sendable {
+    /// A description without secrets, recorded in history: `file /var/lib/...`, `exec /usr/local/bin/push`.
+    var summary: String { get }
+    func deliver(_ secret: Secret, context: DeliveryContext) async throws
+}

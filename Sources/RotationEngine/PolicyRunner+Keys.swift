@@ -1,0 +1,193 @@
+import Foundation
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+
+/// Key-level steps: adopt, disable, delete, retire, abandon. Each announces its intent in the journal before calling
+/// the cloud and records the outcome after, so a crash in between is finished on the next pass.
+extension PolicyRunner {
+    func adopt(_ keyId: String, observed: [SCIMKey]) throws {
+        var record = try record(keyId)
+        if let key = observed.first(where: { $0.id == keyId }) { record.observe(key, at: clock.now()) }
+        record.role = .current
+        record.promotedAt = clock.now()
+        try commit(
+            JournalWrite(
+                keys: [record],
+                events: [
+                    event(
+                        .keyAdopted,
+                        rotationId: nil,
+                        keyId: keyId,
+                        actor: .scheduler,
+                        reason: "first contact: the newest enabled unexpired key becomes current",
+                        detail: ["expires": record.expiresAt.map(HistoryTime.format) ?? ""]
+                    )
+                ]
+            )
+        )
+    }
+
+    func announce(_ keyId: String, intent: KeyIntent, rotationId: String?) throws -> KeyRecord {
+        var record = try record(keyId)
+        record.intent = intent
+        record.intentAt = clock.now()
+        if let rotationId, record.rotationId == nil { record.rotationId = rotationId }
+        try commit(JournalWrite(keys: [record]))
+        return record
+    }
+
+    /// Disables keys (the grace period is over, or an emergency).
+    func disable(_ keyIds: [String], reason: String, actor: Actor, rotationId: String?) async throws {
+        for keyId in keyIds {
+            var record = try announce(keyId, intent: .disable, rotationId: nil)
+            try await provider.setStatus(of: keyId, to: .disabled)
+            record.intent = nil
+            record.status = .disabled
+            record.disabledByUs = true
+            record.disabledAt = clock.now()
+            try commit(
+                JournalWrite(
+                    keys: [record],
+                    events: [
+                        event(
+                            .keyDisabled,
+                            rotationId: rotationId,
+                            keyId: keyId,
+                            actor: actor,
+                            reason: reason,
+                            detail: ["role": record.role.rawValue]
+                        )
+                    ]
+                )
+            )
+        }
+    }
+
+    /// Deletes keys this tool disabled (deleteAfter is over, or an emergency with --delete-old).
+    func delete(_ keyIds: [String], reason: String, actor: Actor, rotationId: String?) async throws {
+        for keyId in keyIds {
+            var record = try announce(keyId, intent: .delete, rotationId: nil)
+            let existed = try await provider.deleteKey(keyId)
+            let role = record.role
+            record.intent = nil
+            record.role = .deleted
+            record.deletedAt = clock.now()
+            try commit(
+                JournalWrite(
+                    keys: [record],
+                    events: [
+                        event(
+                            .keyDeleted,
+                            rotationId: rotationId,
+                            keyId: keyId,
+                            actor: actor,
+                            reason: reason,
+                            detail: ["role": role.rawValue, "alreadyGone": existed ? "false" : "true"]
+                        )
+                    ]
+                )
+            )
+        }
+    }
+
+    /// Makes room at the key limit: disable if enabled, then delete, journaled as `key.retired`.
+    func retire(_ key: SCIMKey, rotation: RotationRecord, reason: String, detail: [String: String] = [:]) async throws {
+        var record = try announce(key.id, intent: .retire, rotationId: nil)
+        if key.status == .enabled {
+            try await provider.setStatus(of: key.id, to: .disabled)
+        }
+        try await provider.deleteKey(key.id)
+        let role = record.role
+        record.intent = nil
+        record.role = .retired
+        record.status = .disabled
+        record.deletedAt = clock.now()
+        var detail = detail
+        detail["wasStatus"] = key.status.rawValue
+        detail["role"] = role.rawValue
+        detail["created"] = HistoryTime.format(key.createdAt)
+        detail["expires"] = HistoryTime.format(key.expiresAt)
+        try commit(
+            JournalWrite(
+                keys: [record],
+                events: [
+                    event(
+                        .keyRetired,
+                        rotationId: rotation.id,
+                        keyId: key.id,
+                        actor: rotation.actor,
+                        reason: reason,
+                        detail: detail
+                    )
+                ]
+            )
+        )
+    }
+
+    /// A key whose secret is lost (a crash, a lost reply, a failed verification or delivery) can never be handed to
+    /// anyone: disable and delete it, journaled as `key.abandoned`.
+    func abandon(_ keyId: String, rotation: RotationRecord, reason: String) async throws {
+        var record = try announce(keyId, intent: .abandon, rotationId: rotation.id)
+        do {
+            try await provider.setStatus(of: keyId, to: .disabled)
+        } catch let error as ProviderError where error.kind == .keyNotFound {
+            // Already gone: deleting below is a no-op too.
+        }
+        try await provider.deleteKey(keyId)
+        record.intent = nil
+        record.role = .abandoned
+        record.status = .disabled
+        record.deletedAt = clock.now()
+        try commit(
+            JournalWrite(
+                keys: [record],
+                events: [
+                    event(.keyAbandoned, rotationId: rotation.id, keyId: keyId, actor: rotation.actor, reason: reason)
+                ]
+            )
+        )
+    }
+
+    /// Re-runs side effects a crash interrupted; each is idempotent.
+    func finishIntents(_ keyIds: [String], input: PlanInput) async throws {
+        let observed = Dictionary(input.observed.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        for record in input.keys where keyIds.contains(record.keyId) {
+            guard let intent = record.intent else { continue }
+            let rotation = try record.rotationId.flatMap { try store.rotation(id: $0) }
+            switch intent {
+            case .disable:
+                try await disable(
+                    [record.keyId],
+                    reason: "finished after an interruption",
+                    actor: .scheduler,
+                    rotationId: record.rotationId
+                )
+            case .delete:
+                try await delete(
+                    [record.keyId],
+                    reason: "finished after an interruption",
+                    actor: .scheduler,
+                    rotationId: record.rotationId
+                )
+            case .retire, .abandon:
+                let stand =
+                    rotation
+                    ?? RotationRecord(
+                        policy: policy.name,
+                        provider: policy.provider,
+                        zone: policy.zone,
+                        trigger: .scheduled,
+                        reason: nil,
+                        oldKeyId: nil,
+                        now: clock.now()
+                    )
+                if intent == .retire, let key = observed[record.keyId] {
+                    try await retire(key, rotation: stand, reason: "finished after an interruption")
+                } else {
+                    try await abandon(record.keyId, rotation: stand, reason: "finished after an interruption")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+import Foundation
+import SCIMRotatorCore
+
+/// Where a rotation is. Each state is written before the side effect of the next step (write-ahead), so a crash
+/// anywhere is resumed from here.
+public enum RotationState: String, Sendable, Codable, CaseIterable {
+    case started
+    /// CreateSCIMCredential is about to be (or was) called; the new key id is not known yet.
+    case creating
+    /// The key exists; its secret lives only in this process's memory.
+    case created
+    case verified
+    /// Sinks are being written.
+    case delivering
+    /// Every sink has the key: resume at promote.
+    case delivered
+    case promoted
+    case completed
+    case failed
+    case blocked
+
+    public var isTerminal: Bool { self == .completed || self == .failed || self == .blocked }
+}
+
+/// Why a rotation runs.
+public enum RotationTrigger: String, Sendable, Codable {
+    case scheduled
+    case manual
+    case emergency
+}
+
+/// One rotation, the journal's unit of work.
+public struct RotationRecord: Sendable, Codable, Equatable {
+    public var id: String
+    public var policy: String
+    public var provider: String
+    public var zone: String
+    public var trigger: RotationTrigger
+    public var reason: String?
+    public var state: RotationState
+    public var newKeyId: String?
+    public var newKeyFingerprint: String?
+    /// The current key when the rotation started.
+    public var oldKeyId: String?
+    /// Emergency: also delete the other keys after disabling them.
+    public var deleteOld: Bool
+    public var attempts: Int
+    public var startedAt: Date
+    public var updatedAt: Date
+    public var finishedAt: Date?
+    public var lastError: String?
+
+    public init(
+        id: String = UUID().uuidString.lowercased(),
+        policy: String,
+        provider: ProviderKind,
+        zone: String,
+        trigger: RotationTrigger,
+        reason: String?,
+        oldKeyId: String?,
+        deleteOld: Bool = false,
+        now: Date
+    ) {
+        self.id = id
+        self.policy = policy
+        self.provider = provider.rawValue
+        self.zone = zone
+        self.trigger = trigger
+        self.reason = reason
+        self.state = .started
+        self.oldKeyId = oldKeyId
+        self.deleteOld = deleteOld
+        self.attempts = 1
+        self.startedAt = now
+        self.updatedAt = now
+    }
+
+    public var actor: Actor {
+        switch trigger {
+        case .scheduled: return .scheduler
+        case .manual: return .manual
+        case .emergency: return .emergency
+        }
+    }
+}
+
+/// What a key is to this tool.
+public enum KeyRole: String, Sendable, Codable {
+    /// Created by a rotation that has not promoted it yet.
+    case pending
+    /// The key identity providers should be using: the most recently promoted (or adopted) one.
+    case current
+    /// The current key before the last promotion; disabled after the grace period.
+    case previous
+    /// Seen in the zone, not created by this tool (a console user, another tool, or before first contact).
+    case other
+    /// Disabled and deleted to make room at the key limit.
+    case retired
+    /// Created, but its secret was lost (crash, failure) before delivery: disabled and deleted.
+    case abandoned
+    /// Deleted by this tool after `deleteAfter`.
+    case deleted
+    /// Disappeared without this tool deleting it.
+    case vanished
+
+    /// Roles of keys that no longer exist.
+    public var isGone: Bool { self == .retired || self == .abandoned || self == .deleted || self == .vanished }
+}
+
+/// A side effect announced before it is made (write-ahead), finished when the cloud shows its outcome.
+public enum KeyIntent: String, Sendable, Codable {
+    case disable
+    case delete
+    case retire
+    case abandon
+}
+
+/// The journal's view of one key in one policy's zone.
+public struct KeyRecord: Sendable, Codable, Equatable {
+    public var policy: String
+    public var keyId: String
+    public var role: KeyRole
+    public var status: KeyStatus?
+    public var createdAt: Date?
+    public var expiresAt: Date?
+    public var firstSeen: Date
+    public var lastSeen: Date?
+    public var promotedAt: Date?
+    public var disabledAt: Date?
+    /// This tool disabled it (only such keys are deleted after `deleteAfter`).
+    public var disabledByUs: Bool
+    public var deletedAt: Date?
+    /// HMAC-SHA256 of the secret under the database's fingerprint key (keys this tool created).
+    public var fingerprint: String?
+    public var intent: KeyIntent?
+    public var intentAt: Date?
+    public var rotationId: String?
+
+    public init(policy: String, keyId: String, role: KeyRole, firstSeen: Date) {
+        self.policy = policy
+        self.keyId = keyId
+        self.role = role
+        self.firstSeen = firstSeen
+        self.disabledByUs = false
+    }
+
+    public mutating func observe(_ key: SCIMKey, at now: Date) {
+        status = key.status
+        createdAt = key.createdAt
+        expiresAt = key.expiresAt
+        lastSeen = now
+    }
+}
+
+/// Per-policy scheduling state: failures and back-off, the last success, stuck/blocked flags.
+public struct PolicyState: Sendable, Codable, Equatable {
+    public var policy: String
+    public var failures: Int
+    public var nextAttemptAt: Date?
+    public var lastError: String?
+    public var lastSuccessAt: Date?
+    public var lastCheckedAt: Date?
+    public var nextCheckAt: Date?
+    public var stuck: Bool
+    public var blocked: Bool
+    public var syncStatus: SyncStatus?
+
+    public init(policy: String) {
+        self.policy = policy
+        self.failures = 0
+        self.stuck = false
+        self.blocked = false
+    }
+}
+
+/// Everything one journaled step writes, in one transaction.
+public struct JournalWrite: Sendable {
+    public var rotation: RotationRecord?
+    public var keys: [KeyRecord]
+    public var policyState: PolicyState?
+    public var events: [NewEvent]
+
+    public init(
+        rotation: RotationRecord? = nil,
+        keys: [KeyRecord] = [],
+        policyState: PolicyState? = nil,
+        events: [NewEvent] = []
+    ) {
+        self.rotation = rotation
+        self.keys = keys
+        self.policyState = policyState
+        self.events = events
+    }
+}

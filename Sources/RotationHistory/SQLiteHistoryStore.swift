@@ -1,0 +1,367 @@
+import Crypto
+import Foundation
+import GRDB
+import SCIMRotatorCore
+
+/// A problem with the history database, phrased for the operator: what, where, and what to do.
+public struct HistoryError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The history database: SQLite in WAL mode through GRDB, with migrations, a busy timeout and transactions.
+///
+/// `events` is append-only (triggers reject UPDATE and DELETE) and hash-chained: every record carries the SHA-256 of
+/// the previous record's hash and its own fields, so `audit verify` finds an edited, deleted or reordered row.
+public final class SQLiteHistoryStore: HistoryStore {
+    let writer: any DatabaseWriter
+    public let path: String
+
+    /// Opens (creating and migrating) the database at `path`; `readOnly` opens an existing one for queries only.
+    public init(path: String, readOnly: Bool = false, busyTimeout: Double = 10) throws {
+        self.path = path
+        let directory = (path as NSString).deletingLastPathComponent
+        var isDirectory: ObjCBool = false
+        if !directory.isEmpty,
+            !FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) || !isDirectory.boolValue
+        {
+            throw HistoryError("\(path): the directory \(directory) does not exist; create it or pass another --db")
+        }
+        if readOnly, !FileManager.default.fileExists(atPath: path) {
+            throw HistoryError(
+                "\(path): no history database here yet; it is created by reconcile, rotate or daemon (or pass --db)"
+            )
+        }
+        var configuration = Configuration()
+        configuration.readonly = readOnly
+        configuration.busyMode = .timeout(busyTimeout)
+        configuration.label = "scim-rotator"
+        do {
+            writer =
+                readOnly
+                ? try DatabaseQueue(path: path, configuration: configuration)
+                : try DatabasePool(path: path, configuration: configuration)
+            try Self.prepare(writer, readOnly: readOnly, path: path)
+        } catch let error as HistoryError {
+            throw error
+        } catch let error as DatabaseError {
+            throw Self.explain(error, path: path)
+        }
+    }
+
+    /// A private in-memory database, for tests.
+    public init(inMemory: Void = ()) throws {
+        path = ":memory:"
+        writer = try DatabaseQueue()
+        try Self.prepare(writer, readOnly: false, path: path)
+    }
+
+    static func explain(_ error: DatabaseError, path: String) -> HistoryError {
+        switch error.resultCode {
+        case .SQLITE_NOTADB, .SQLITE_CORRUPT:
+            return HistoryError(
+                "\(path) is not a scim-rotator history database, or it is corrupted (SQLite: \(error.message ?? "\(error.resultCode)")); restore it from a backup or move it aside"
+            )
+        case .SQLITE_READONLY:
+            return HistoryError(
+                "\(path) is read-only for this user; scim-rotator must be able to write its history (check the file and directory permissions)"
+            )
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
+            return HistoryError(
+                "\(path) cannot be opened (\(error.message ?? "\(error.resultCode)")); check that the path is a file this user can read and write"
+            )
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return HistoryError(
+                "\(path) is locked by another process; retry, or find what holds it (another scim-rotator?)"
+            )
+        case .SQLITE_FULL:
+            return HistoryError("\(path): the disk is full; free space, nothing was recorded for the last step")
+        default:
+            return HistoryError("\(path): SQLite error \(error.resultCode): \(error.message ?? "")")
+        }
+    }
+
+    static var migrator: DatabaseMigrator {
+        var migrator = DatabaseMigrator()
+        migrator.registerMigration("v1") { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
+                    CREATE TABLE events (
+                        seq INTEGER PRIMARY KEY NOT NULL, time TEXT NOT NULL, policy TEXT NOT NULL,
+                        provider TEXT NOT NULL, zone TEXT NOT NULL, rotationId TEXT, kind TEXT NOT NULL, keyId TEXT,
+                        actor TEXT NOT NULL, reason TEXT, requestId TEXT, detail TEXT, prevHash TEXT NOT NULL,
+                        hash TEXT NOT NULL);
+                    CREATE INDEX events_policy_time ON events(policy, time);
+                    CREATE INDEX events_kind_time ON events(kind, time);
+                    CREATE INDEX events_time ON events(time);
+                    CREATE INDEX events_rotation ON events(rotationId);
+                    CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+                        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+                    CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+                        BEGIN SELECT RAISE(ABORT, 'events are append-only'); END;
+                    CREATE TABLE rotations (
+                        id TEXT PRIMARY KEY NOT NULL, policy TEXT NOT NULL, provider TEXT NOT NULL, zone TEXT NOT NULL,
+                        trigger TEXT NOT NULL, reason TEXT, state TEXT NOT NULL, newKeyId TEXT,
+                        newKeyFingerprint TEXT, oldKeyId TEXT, deleteOld INTEGER NOT NULL, attempts INTEGER NOT NULL,
+                        startedAt DATETIME NOT NULL, updatedAt DATETIME NOT NULL, finishedAt DATETIME, lastError TEXT);
+                    CREATE INDEX rotations_policy_state ON rotations(policy, state);
+                    CREATE TABLE keys (
+                        policy TEXT NOT NULL, keyId TEXT NOT NULL, role TEXT NOT NULL, status TEXT,
+                        createdAt DATETIME, expiresAt DATETIME, firstSeen DATETIME NOT NULL, lastSeen DATETIME,
+                        promotedAt DATETIME, disabledAt DATETIME, disabledByUs INTEGER NOT NULL, deletedAt DATETIME,
+                        fingerprint TEXT, intent TEXT, intentAt DATETIME, rotationId TEXT,
+                        PRIMARY KEY (policy, keyId));
+                    CREATE TABLE policyState (
+                        policy TEXT PRIMARY KEY NOT NULL, failures INTEGER NOT NULL, nextAttemptAt DATETIME,
+                        lastError TEXT, lastSuccessAt DATETIME, lastCheckedAt DATETIME, nextCheckAt DATETIME,
+                        stuck INTEGER NOT NULL, blocked INTEGER NOT NULL, syncStatus TEXT);
+                    """
+            )
+            var random = SystemRandomNumberGenerator()
+            let key = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
+            try db.execute(
+                sql: "INSERT INTO meta (key, value) VALUES ('fingerprintKey', ?), ('createdBy', ?)",
+                arguments: [key.base64EncodedString(), "scim-rotator"]
+            )
+        }
+        return migrator
+    }
+
+    static func prepare(_ writer: any DatabaseWriter, readOnly: Bool, path: String) throws {
+        let migrator = Self.migrator
+        try writer.read { db in
+            if try migrator.hasBeenSuperseded(db) {
+                let known = try migrator.appliedIdentifiers(db).sorted().joined(separator: ", ")
+                throw HistoryError(
+                    "\(path) was written by a newer scim-rotator (schema migrations: \(known)); upgrade scim-rotator, or restore the database this version wrote"
+                )
+            }
+        }
+        if readOnly {
+            let complete = try writer.read { try migrator.hasCompletedMigrations($0) }
+            guard complete else {
+                throw HistoryError("\(path) is an older or empty history database; run reconcile once to upgrade it")
+            }
+        } else {
+            try migrator.migrate(writer)
+        }
+    }
+
+    func run<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as DatabaseError {
+            throw Self.explain(error, path: path)
+        }
+    }
+
+    // MARK: HistoryStore
+
+    public func fingerprintKey() throws -> SymmetricKey {
+        try run {
+            let text = try writer.read { db in
+                try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'fingerprintKey'")
+            }
+            guard let text, let data = Data(base64Encoded: text) else {
+                throw HistoryError("\(path): the fingerprint key is missing; the database is damaged")
+            }
+            return SymmetricKey(data: data)
+        }
+    }
+
+    @discardableResult
+    public func commit(_ write: JournalWrite, at now: Date) throws -> [HistoryEvent] {
+        try run {
+            try writer.write { db in
+                if let rotation = write.rotation { try rotation.save(db) }
+                for key in write.keys { try key.save(db) }
+                if let state = write.policyState { try state.save(db) }
+                return try Self.append(write.events, at: now, db: db)
+            }
+        }
+    }
+
+    static func append(_ events: [NewEvent], at now: Date, db: Database) throws -> [HistoryEvent] {
+        guard !events.isEmpty else { return [] }
+        let last = try Row.fetchOne(db, sql: "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")
+        var seq: Int64 = last?["seq"] ?? 0
+        var prevHash: String = last?["hash"] ?? ""
+        let time = HistoryTime.format(now)
+        var recorded: [HistoryEvent] = []
+        for event in events {
+            seq += 1
+            var record = HistoryEvent(
+                seq: seq,
+                time: time,
+                policy: event.policy,
+                provider: event.provider.rawValue,
+                zone: event.zone,
+                rotationId: event.rotationId,
+                kind: event.kind.rawValue,
+                keyId: event.keyId,
+                actor: event.actor.rawValue,
+                reason: event.reason,
+                requestId: event.requestId,
+                detail: event.detail.isEmpty ? nil : Self.detailJSON(event.detail),
+                prevHash: prevHash,
+                hash: ""
+            )
+            record.hash = chainHash(record)
+            try record.insert(db)
+            prevHash = record.hash
+            recorded.append(record)
+        }
+        return recorded
+    }
+
+    static func detailJSON(_ detail: [String: String]) -> String {
+        let data =
+            (try? JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// SHA-256 over the previous hash and every field, each length-prefixed so that no two records encode alike.
+    public static func chainHash(_ event: HistoryEvent) -> String {
+        let fields: [String?] = [
+            String(event.seq), event.time, event.policy, event.provider, event.zone, event.rotationId, event.kind,
+            event.keyId, event.actor, event.reason, event.requestId, event.detail,
+        ]
+        var text = event.prevHash + "\n"
+        for field in fields {
+            if let field {
+                text += "\(field.utf8.count):\(field);"
+            } else {
+                text += "-;"
+            }
+        }
+        return Data(SHA256.hash(data: Data(text.utf8))).map { String(format: "%02x", $0) }.joined()
+    }
+
+    public func activeRotation(policy: String) throws -> RotationRecord? {
+        try run {
+            try writer.read { db in
+                try RotationRecord.filter(Column("policy") == policy)
+                    .filter(
+                        ![
+                            RotationState.completed.rawValue, RotationState.failed.rawValue,
+                            RotationState.blocked.rawValue,
+                        ].contains(Column("state"))
+                    )
+                    .order(Column("startedAt").desc).fetchOne(db)
+            }
+        }
+    }
+
+    public func rotation(id: String) throws -> RotationRecord? {
+        try run { try writer.read { db in try RotationRecord.fetchOne(db, key: id) } }
+    }
+
+    public func rotations(policy: String?, limit: Int) throws -> [RotationRecord] {
+        try run {
+            try writer.read { db in
+                var request = RotationRecord.order(Column("startedAt").desc).limit(limit)
+                if let policy { request = request.filter(Column("policy") == policy) }
+                return try request.fetchAll(db)
+            }
+        }
+    }
+
+    public func keys(policy: String) throws -> [KeyRecord] {
+        try run {
+            try writer.read { db in
+                try KeyRecord.filter(Column("policy") == policy).order(Column("firstSeen")).fetchAll(db)
+            }
+        }
+    }
+
+    public func policyState(policy: String) throws -> PolicyState {
+        try run {
+            try writer.read { db in try PolicyState.fetchOne(db, key: policy) } ?? PolicyState(policy: policy)
+        }
+    }
+
+    public func policyStates() throws -> [PolicyState] {
+        try run { try writer.read { db in try PolicyState.fetchAll(db) } }
+    }
+
+    public func events(_ filter: EventFilter) throws -> [HistoryEvent] {
+        try run {
+            try writer.read { db in
+                var request = HistoryEvent.all()
+                if let policy = filter.policy { request = request.filter(Column("policy") == policy) }
+                if let since = filter.since { request = request.filter(Column("time") >= HistoryTime.format(since)) }
+                if let until = filter.until { request = request.filter(Column("time") < HistoryTime.format(until)) }
+                if !filter.kinds.isEmpty { request = request.filter(filter.kinds.contains(Column("kind"))) }
+                if let rotationId = filter.rotationId { request = request.filter(Column("rotationId") == rotationId) }
+                if let limit = filter.limit {
+                    return try request.order(Column("seq").desc).limit(limit).fetchAll(db).reversed()
+                }
+                return try request.order(Column("seq")).fetchAll(db)
+            }
+        }
+    }
+
+    public func verifyChain() throws -> ChainVerification {
+        try run {
+            try writer.read { db in
+                var checked = 0
+                var prevHash = ""
+                var expectedSeq: Int64 = 1
+                let cursor = try HistoryEvent.order(Column("seq")).fetchCursor(db)
+                while let event = try cursor.next() {
+                    checked += 1
+                    if event.seq != expectedSeq {
+                        return ChainVerification(
+                            checked: checked,
+                            firstBroken: (
+                                event.seq,
+                                "sequence jumps from \(expectedSeq - 1) to \(event.seq): records were deleted"
+                            )
+                        )
+                    }
+                    if event.prevHash != prevHash {
+                        return ChainVerification(
+                            checked: checked,
+                            firstBroken: (
+                                event.seq,
+                                "its link to record \(event.seq - 1) does not match: a record before it was changed or removed"
+                            )
+                        )
+                    }
+                    if Self.chainHash(event) != event.hash {
+                        return ChainVerification(
+                            checked: checked,
+                            firstBroken: (event.seq, "its hash does not match its contents: the record was edited")
+                        )
+                    }
+                    prevHash = event.hash
+                    expectedSeq += 1
+                }
+                return ChainVerification(checked: checked, firstBroken: nil)
+            }
+        }
+    }
+
+    /// Runs raw SQL, for tests that tamper with the database on purpose.
+    public func unsafeExecute(_ sql: String) throws {
+        try writer.write { db in try db.execute(sql: sql) }
+    }
+}
+
+extension HistoryEvent: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "events"
+}
+
+extension RotationRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "rotations"
+}
+
+extension KeyRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "keys"
+}
+
+extension PolicyState: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "policyState"
+}

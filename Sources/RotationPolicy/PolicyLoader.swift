@@ -1,0 +1,458 @@
+import Foundation
+import SCIMRotatorCore
+import Yams
+
+/// Reads and validates policy files. Every rule that can be checked before anything runs is checked here.
+public enum PolicyLoader {
+    static let topKeys = [
+        "name", "provider", "zone", "endpoint", "region", "credentials", "apiTimeZone", "keyLimit", "rotation",
+        "deliver", "verify",
+    ]
+    static let rotationKeys = [
+        "keyLifetime", "rotateBefore", "maxAge", "gracePeriod", "deleteAfter", "window", "jitter", "minBackoff",
+        "maxBackoff", "stuckAfter",
+    ]
+
+    /// Reads one policy file.
+    public static func load(file: String) throws -> Policy {
+        guard let data = FileManager.default.contents(atPath: file) else {
+            throw PolicyError([PolicyIssue(file: file, line: nil, key: "", message: "cannot read the file")])
+        }
+        return try parse(yaml: String(decoding: data, as: UTF8.self), file: file)
+    }
+
+    /// Reads every `*.yaml`/`*.yml` directly in `directory` (not subdirectories; names starting with `_` or `.` are
+    /// skipped), and checks the set: unique names, one policy per zone.
+    public static func loadDirectory(_ directory: String) throws -> [Policy] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw PolicyError([
+                PolicyIssue(
+                    file: directory,
+                    line: nil,
+                    key: "",
+                    message: "no such policy directory; pass --policies DIR or set SCIM_ROTATOR_POLICIES"
+                )
+            ])
+        }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        let files = names.filter {
+            ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasPrefix("_") && !$0.hasPrefix(".")
+        }
+        .sorted().map { (directory as NSString).appendingPathComponent($0) }
+        return try loadFiles(files)
+    }
+
+    /// Reads the given files as one set.
+    public static func loadFiles(_ files: [String]) throws -> [Policy] {
+        var policies: [Policy] = []
+        var issues: [PolicyIssue] = []
+        for file in files {
+            do {
+                policies.append(try load(file: file))
+            } catch let error as PolicyError {
+                issues += error.issues
+            }
+        }
+        var byName: [String: Policy] = [:]
+        var byZone: [String: Policy] = [:]
+        for policy in policies {
+            if let other = byName[policy.name] {
+                issues.append(
+                    PolicyIssue(
+                        file: policy.file,
+                        line: nil,
+                        key: "name",
+                        message: "`\(policy.name)` is also the name of \(other.file); names must be unique"
+                    )
+                )
+            }
+            byName[policy.name] = policy
+            let zoneKey = "\(policy.provider.rawValue)/\(policy.zone)"
+            if let other = byZone[zoneKey] {
+                issues.append(
+                    PolicyIssue(
+                        file: policy.file,
+                        line: nil,
+                        key: "zone",
+                        message: "zone \(policy.zone) is also rotated by \(other.file); one policy per zone, or they "
+                            + "would retire each other's keys"
+                    )
+                )
+            }
+            byZone[zoneKey] = policy
+        }
+        guard issues.isEmpty else { throw PolicyError(issues) }
+        return policies
+    }
+
+    /// Parses and validates one policy document.
+    public static func parse(yaml: String, file: String) throws -> Policy {
+        var reader = PolicyReader(file: file)
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw PolicyError([
+                PolicyIssue(
+                    file: file,
+                    line: line(of: error),
+                    key: "",
+                    message: "YAML syntax: \(error)".trimmingCharacters(in: .whitespacesAndNewlines)
+                )
+            ])
+        }
+        guard let root, let top = reader.mapping(root, path: "", allowed: topKeys) else {
+            if root == nil {
+                reader.issue(nil, "", "the file is empty; a policy needs at least `provider:` and `zone:`")
+            }
+            throw PolicyError(reader.issues)
+        }
+        let defaultName = ((file as NSString).lastPathComponent as NSString).deletingPathExtension
+        let name = reader.string(top["name"], "name") ?? defaultName
+        if name.range(of: "^[A-Za-z0-9][A-Za-z0-9._-]*$", options: .regularExpression) == nil {
+            reader.issue(
+                top["name"],
+                "name",
+                "`\(name)` must start with a letter or digit and use only letters, digits, . _ -"
+            )
+        }
+
+        var provider: ProviderKind?
+        if let text = reader.string(top["provider"], "provider") {
+            provider = ProviderKind(rawValue: text)
+            if provider == nil {
+                reader.issue(top["provider"], "provider", "`\(text)` is not a provider; use `tencent` or `alibaba`")
+            }
+        } else if top["provider"] == nil {
+            reader.issue(root, "provider", "missing; add `provider: tencent` or `provider: alibaba`")
+        }
+
+        var zone = ""
+        if let text = reader.string(top["zone"], "zone") {
+            zone = text
+            if let provider, !zoneIsValid(text, provider) {
+                reader.issue(top["zone"], "zone", zoneHint(text, provider))
+            }
+        } else if top["zone"] == nil {
+            reader.issue(
+                root,
+                "zone",
+                "missing; add the \(provider?.zoneNoun ?? "ZoneId / DirectoryId") to rotate, e.g. `zone: \(provider == .alibaba ? "d-00fc2p61abcd" : "z-vft38p2hq8tq")`"
+            )
+        }
+
+        let endpoint = reader.url(top["endpoint"], "endpoint")
+        let region = reader.string(top["region"], "region")
+        var credentials: CloudCredentials.EnvironmentNames?
+        if let node = top["credentials"],
+            let entries = reader.mapping(node, path: "credentials", allowed: ["idEnv", "secretEnv", "tokenEnv"])
+        {
+            let defaults = CloudCredentials.EnvironmentNames.sdkDefault(for: provider ?? .tencent)
+            credentials = CloudCredentials.EnvironmentNames(
+                idEnv: reader.environmentName(entries["idEnv"], "credentials.idEnv") ?? defaults.idEnv,
+                secretEnv: reader.environmentName(entries["secretEnv"], "credentials.secretEnv") ?? defaults.secretEnv,
+                tokenEnv: entries["tokenEnv"] == nil
+                    ? nil : reader.environmentName(entries["tokenEnv"], "credentials.tokenEnv")
+            )
+            if entries["idEnv"] == nil || entries["secretEnv"] == nil {
+                reader.issue(
+                    node,
+                    "credentials",
+                    "name both `idEnv` and `secretEnv` (the variables holding this zone's access key)"
+                )
+            }
+        }
+
+        var apiTimeZone: TimeZone?
+        if let text = reader.string(top["apiTimeZone"], "apiTimeZone") {
+            apiTimeZone = parseTimeZone(text)
+            if apiTimeZone == nil {
+                reader.issue(
+                    top["apiTimeZone"],
+                    "apiTimeZone",
+                    "`\(text)` is not a time zone; write +08:00 or an IANA name like Asia/Shanghai"
+                )
+            }
+            if provider == .alibaba {
+                reader.issue(
+                    top["apiTimeZone"],
+                    "apiTimeZone",
+                    "Alibaba CloudSSO times carry their zone (UTC); remove this key"
+                )
+            }
+        }
+        let keyLimit = reader.integer(top["keyLimit"], "keyLimit", range: 1...10) ?? 2
+
+        var rotation = RotationSettings()
+        if let node = top["rotation"], let entries = reader.mapping(node, path: "rotation", allowed: rotationKeys) {
+            rotation = readRotation(entries, node: node, provider: provider, reader: &reader)
+        }
+        var deliver: [DeliverySpec] = []
+        if let node = top["deliver"] {
+            deliver = readDeliver(node, reader: &reader)
+        }
+        var verify = VerifySpec()
+        if let node = top["verify"], let entries = reader.mapping(node, path: "verify", allowed: ["scim"]),
+            let scim = entries["scim"],
+            let fields = reader.mapping(scim, path: "verify.scim", allowed: ["url", "attempts", "interval"])
+        {
+            verify.scimURL = reader.url(fields["url"], "verify.scim.url")
+            verify.attempts =
+                reader.integer(fields["attempts"], "verify.scim.attempts", range: 1...20) ?? verify.attempts
+            verify.interval = reader.duration(fields["interval"], "verify.scim.interval") ?? verify.interval
+        }
+
+        guard reader.issues.isEmpty, let provider else { throw PolicyError(reader.issues) }
+        return Policy(
+            name: name,
+            file: file,
+            provider: provider,
+            zone: zone,
+            endpoint: endpoint,
+            region: region,
+            credentials: credentials,
+            apiTimeZone: apiTimeZone,
+            keyLimit: keyLimit,
+            rotation: rotation,
+            deliver: deliver,
+            verify: verify
+        )
+    }
+
+    static func zoneIsValid(_ zone: String, _ provider: ProviderKind) -> Bool {
+        let pattern = provider == .tencent ? "^z-[0-9a-z]{12}$" : "^d-[0-9a-z]{6,32}$"
+        return zone.range(of: pattern, options: .regularExpression) != nil
+    }
+
+    static func zoneHint(_ zone: String, _ provider: ProviderKind) -> String {
+        switch provider {
+        case .tencent:
+            return "`\(zone)` is not a CIC ZoneId: z- followed by 12 lower-case letters or digits, e.g. z-vft38p2hq8tq"
+        case .alibaba:
+            return
+                "`\(zone)` is not a CloudSSO DirectoryId: d- followed by lower-case letters or digits, e.g. d-00fc2p61abcd"
+        }
+    }
+
+    static func parseTimeZone(_ text: String) -> TimeZone? {
+        if let match = text.firstMatch(of: /^([+-])(\d{2}):(\d{2})$/), let hours = Int(match.2),
+            let minutes = Int(match.3),
+            hours <= 14, minutes < 60
+        {
+            return TimeZone(secondsFromGMT: (match.1 == "-" ? -1 : 1) * (hours * 3_600 + minutes * 60))
+        }
+        return text.contains("/") || text == "UTC" ? TimeZone(identifier: text) : nil
+    }
+
+    static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
+        default: return nil
+        }
+    }
+
+    static func readRotation(
+        _ entries: [String: Node],
+        node: Node,
+        provider: ProviderKind?,
+        reader: inout PolicyReader
+    ) -> RotationSettings {
+        var settings = RotationSettings()
+        settings.keyLifetime = reader.duration(entries["keyLifetime"], "rotation.keyLifetime")
+        if provider == .alibaba, entries["keyLifetime"] != nil {
+            reader.issue(
+                entries["keyLifetime"],
+                "rotation.keyLifetime",
+                "Alibaba CloudSSO fixes key validity at one year; remove keyLifetime and use `maxAge` to rotate sooner"
+            )
+        }
+        if let lifetime = settings.keyLifetime {
+            if lifetime < .hours(1) || lifetime > .days(99 * 365) {
+                reader.issue(
+                    entries["keyLifetime"],
+                    "rotation.keyLifetime",
+                    "must be between 1h and 99 years (the cloud's ExpireDuration range)"
+                )
+            }
+        }
+        settings.rotateBefore =
+            reader.duration(entries["rotateBefore"], "rotation.rotateBefore") ?? settings.rotateBefore
+        settings.maxAge = reader.duration(entries["maxAge"], "rotation.maxAge")
+        settings.gracePeriod = reader.duration(entries["gracePeriod"], "rotation.gracePeriod") ?? settings.gracePeriod
+        if let deleteNode = entries["deleteAfter"] {
+            if deleteNode.string == "never" {
+                settings.deleteAfter = nil
+            } else {
+                settings.deleteAfter = reader.duration(deleteNode, "rotation.deleteAfter") ?? settings.deleteAfter
+            }
+        }
+        settings.jitter = reader.duration(entries["jitter"], "rotation.jitter")
+        settings.minBackoff = reader.duration(entries["minBackoff"], "rotation.minBackoff") ?? settings.minBackoff
+        settings.maxBackoff = reader.duration(entries["maxBackoff"], "rotation.maxBackoff") ?? settings.maxBackoff
+        settings.stuckAfter =
+            reader.integer(entries["stuckAfter"], "rotation.stuckAfter", range: 1...1000) ?? settings.stuckAfter
+
+        let lifetime = settings.keyLifetime ?? .days(365)
+        if settings.rotateBefore >= lifetime {
+            reader.issue(
+                entries["rotateBefore"] ?? node,
+                "rotation.rotateBefore",
+                "\(settings.rotateBefore) is not shorter than keyLifetime \(lifetime): every new key would be due at once and rotate forever; make rotateBefore shorter"
+            )
+        }
+        if let maxAge = settings.maxAge, maxAge < .hours(1) {
+            reader.issue(entries["maxAge"], "rotation.maxAge", "must be at least 1h")
+        }
+        if let jitter = settings.jitter, jitter >= settings.rotateBefore / 2 {
+            reader.issue(
+                entries["jitter"],
+                "rotation.jitter",
+                "\(jitter) must be less than half of rotateBefore (\(settings.rotateBefore / 2))"
+            )
+        }
+        if settings.maxBackoff < settings.minBackoff {
+            reader.issue(entries["maxBackoff"], "rotation.maxBackoff", "must not be shorter than minBackoff")
+        }
+        if let windowNode = entries["window"] {
+            settings.window = readWindow(windowNode, reader: &reader)
+        }
+        return settings
+    }
+
+    static func readWindow(_ node: Node, reader: inout PolicyReader) -> RotationWindow? {
+        guard
+            let entries = reader.mapping(node, path: "rotation.window", allowed: ["days", "start", "end", "timezone"])
+        else {
+            return nil
+        }
+        var days = Set(RotationWindow.Weekday.allCases)
+        if let list = reader.stringList(entries["days"], "rotation.window.days") {
+            days = []
+            for day in list {
+                guard let weekday = RotationWindow.Weekday(rawValue: day.lowercased().prefix(3).description),
+                    day.count >= 3
+                else {
+                    reader.issue(
+                        entries["days"],
+                        "rotation.window.days",
+                        "`\(day)` is not a weekday; use mon, tue, wed, thu, fri, sat, sun"
+                    )
+                    continue
+                }
+                days.insert(weekday)
+            }
+            if list.isEmpty {
+                reader.issue(entries["days"], "rotation.window.days", "lists no day: the window would never open")
+            }
+        }
+        func minutes(_ key: String) -> Int? {
+            guard let node = entries[key] else {
+                reader.issue(
+                    node,
+                    "rotation.window.\(key)",
+                    "missing; write e.g. \(key): \"\(key == "start" ? "09:00" : "17:00")\""
+                )
+                return nil
+            }
+            guard let text = reader.string(node, "rotation.window.\(key)"),
+                let match = text.firstMatch(of: /^(\d{1,2}):(\d{2})$/), let h = Int(match.1), let m = Int(match.2),
+                h < 24 || (h == 24 && m == 0), m < 60
+            else {
+                reader.issue(node, "rotation.window.\(key)", "must be a time HH:MM in quotes, e.g. \"09:00\"")
+                return nil
+            }
+            return h * 60 + m
+        }
+        let start = minutes("start")
+        let end = minutes("end")
+        var timeZone = TimeZone(identifier: "UTC")!
+        if let text = reader.string(entries["timezone"], "rotation.window.timezone") {
+            if let zone = parseTimeZone(text) {
+                timeZone = zone
+            } else {
+                reader.issue(
+                    entries["timezone"],
+                    "rotation.window.timezone",
+                    "`\(text)` is not a time zone; use an IANA name like Asia/Shanghai, UTC or +08:00"
+                )
+            }
+        }
+        guard let start, let end else { return nil }
+        if start % (24 * 60) == end % (24 * 60) {
+            reader.issue(
+                node,
+                "rotation.window",
+                "start and end are the same time: the window has no hours; widen it, e.g. start: \"09:00\", end: \"17:00\""
+            )
+            return nil
+        }
+        return RotationWindow(days: days, start: start, end: end % (24 * 60), timeZone: timeZone)
+    }
+
+    static func readDeliver(_ node: Node, reader: inout PolicyReader) -> [DeliverySpec] {
+        guard case .sequence(let items) = node else {
+            reader.issue(
+                node,
+                "deliver",
+                "must be a list of sinks, e.g. `- file: {path: /var/lib/scim-rotator/out/NAME.token}`"
+            )
+            return []
+        }
+        var specs: [DeliverySpec] = []
+        for (index, item) in items.enumerated() {
+            let path = "deliver[\(index)]"
+            guard let entries = reader.mapping(item, path: path, allowed: ["file", "exec"]) else { continue }
+            guard entries.count == 1, let (kind, body) = entries.first else {
+                reader.issue(item, path, "each entry is exactly one sink: `file:` or `exec:`")
+                continue
+            }
+            switch kind {
+            case "file":
+                guard let fields = reader.mapping(body, path: "\(path).file", allowed: ["path", "mode"]) else {
+                    continue
+                }
+                guard let filePath = reader.string(fields["path"], "\(path).file.path") else {
+                    if fields["path"] == nil {
+                        reader.issue(body, "\(path).file.path", "missing; the file the new key is written to")
+                    }
+                    continue
+                }
+                var mode = 0o600
+                if let modeNode = fields["mode"] {
+                    if let text = modeNode.string, text.range(of: "^0?[0-7]{3}$", options: .regularExpression) != nil,
+                        let parsed = Int(text, radix: 8)
+                    {
+                        mode = parsed
+                        if parsed & 0o077 & ~0o040 != 0 {
+                            reader.issue(
+                                modeNode,
+                                "\(path).file.mode",
+                                "\(text) lets others read or write the key; use \"0600\" (or \"0640\" for a group)"
+                            )
+                        }
+                    } else {
+                        reader.issue(modeNode, "\(path).file.mode", "must be an octal mode in quotes, e.g. \"0600\"")
+                    }
+                }
+                specs.append(.file(path: filePath, mode: mode))
+            default:
+                guard let fields = reader.mapping(body, path: "\(path).exec", allowed: ["command", "timeout"]) else {
+                    continue
+                }
+                guard let command = reader.stringList(fields["command"], "\(path).exec.command"), !command.isEmpty
+                else {
+                    reader.issue(
+                        body,
+                        "\(path).exec.command",
+                        "missing or empty; a list like [\"/usr/local/bin/push-scim-token\", \"--app\", \"okta\"] (the key arrives on stdin)"
+                    )
+                    continue
+                }
+                let timeout = reader.duration(fields["timeout"], "\(path).exec.timeout") ?? TimeSpan(seconds: 60)
+                specs.append(.exec(command: command, timeout: timeout))
+            }
+        }
+        return specs
+    }
+}

@@ -1,0 +1,106 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+
+/// Options every command that reads policies or history shares.
+struct CommonOptions: ParsableArguments {
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Directory of policy files (*.yaml, one per zone).",
+            discussion: "Env: SCIM_ROTATOR_POLICIES. Default: ./policies",
+            valueName: "dir"
+        )
+    )
+    var policies: String?
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "History database (SQLite, created on first use).",
+            discussion: "Env: SCIM_ROTATOR_DB. Default: ./scim-rotator.sqlite",
+            valueName: "path"
+        )
+    )
+    var db: String?
+
+    @Option(
+        name: .customLong("log-level"),
+        help: ArgumentHelp(
+            "trace, debug, info, notice, warning, error or critical.",
+            discussion: "Env: SCIM_ROTATOR_LOG_LEVEL. Default: warning for one-shot commands, info for the daemon.",
+            valueName: "level"
+        )
+    )
+    var logLevel: String?
+
+    var environment: [String: String] { ProcessInfo.processInfo.environment }
+
+    var policiesDirectory: String { policies ?? environment["SCIM_ROTATOR_POLICIES"] ?? "./policies" }
+
+    var databasePath: String { db ?? environment["SCIM_ROTATOR_DB"] ?? "./scim-rotator.sqlite" }
+
+    func validate() throws {
+        if let level = logLevel ?? environment["SCIM_ROTATOR_LOG_LEVEL"], Logger.Level(rawValue: level) == nil {
+            throw ValidationError("--log-level \(level): use trace, debug, info, notice, warning, error or critical")
+        }
+    }
+
+    func logger(defaultLevel: Logger.Level = .warning) -> Logger {
+        let level =
+            (logLevel ?? environment["SCIM_ROTATOR_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? defaultLevel
+        var logger = Logger(label: "scim-rotator") { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        logger.logLevel = level
+        return logger
+    }
+
+    func loadPolicies(only names: [String] = []) throws -> [Policy] {
+        let all: [Policy]
+        do {
+            all = try PolicyLoader.loadDirectory(policiesDirectory)
+        } catch let error as PolicyError {
+            throw CLIError("policies are invalid; nothing was run:\n" + error.description, exitCode: 2)
+        }
+        guard !names.isEmpty else {
+            if all.isEmpty {
+                throw CLIError(
+                    "no policy files (*.yaml) in \(policiesDirectory); pass --policies DIR (see policies/examples/)",
+                    exitCode: 2
+                )
+            }
+            return all
+        }
+        return try names.map { name in
+            guard let policy = all.first(where: { $0.name == name }) else {
+                let known = all.map(\.name).joined(separator: ", ")
+                throw CLIError(
+                    "no policy named \(name) in \(policiesDirectory) (known: \(known.isEmpty ? "none" : known))",
+                    exitCode: 2
+                )
+            }
+            return policy
+        }
+    }
+
+    func openStore(readOnly: Bool = false) throws -> SQLiteHistoryStore {
+        do {
+            return try SQLiteHistoryStore(path: databasePath, readOnly: readOnly)
+        } catch let error as HistoryError {
+            throw CLIError(error.description, exitCode: 3)
+        }
+    }
+}
+
+/// `--format` for commands with human and machine output.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table
+    case json
+}

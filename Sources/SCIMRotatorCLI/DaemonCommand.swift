@@ -1,0 +1,82 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+import UnixSignals
+
+extension SCIMRotator {
+    struct Daemon: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "daemon",
+            abstract: "Run continuously: rotate every policy's key on schedule.",
+            discussion: """
+                Sleeps on a timer until the earliest moment a policy needs attention (a rotation falls due, a grace \
+                period or deleteAfter ends, a retry after a failure, or the periodic --resync), never polling. Due \
+                policies run concurrently (--concurrency); each zone's steps run strictly in order.
+
+                Signals: SIGHUP reloads the policies (a broken file keeps the old set and logs why); SIGTERM and \
+                SIGINT finish the current step and exit 0 (a rotation that already created its key runs on to \
+                promotion, so no secret is lost). A second daemon on the same database refuses to start.
+                """
+        )
+
+        @OptionGroup var common: CommonOptions
+
+        @Option(help: "Policies worked on at the same time.")
+        var concurrency: Int = 16
+
+        @Option(help: "Look at every policy at least this often (e.g. 1h, 30m).")
+        var resync: String = "1h"
+
+        func validate() throws {
+            guard let span = TimeSpan(parsing: resync), span.seconds >= 60 else {
+                throw ValidationError("--resync \(resync): a duration of at least 1m, like 1h or 30m")
+            }
+            guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+        }
+
+        func run() async throws {
+            let logger = common.logger(defaultLevel: .info)
+            _ = try common.loadPolicies()
+            let lockPath = PolicyLocks.daemonPath(database: common.databasePath)
+            let lock: FileLock
+            switch try FileLock.acquire(path: lockPath) {
+            case .success(let held): lock = held
+            case .failure(let held):
+                throw CLIError(
+                    "another scim-rotator daemon is already running on \(common.databasePath) (\(held)); stop it first, or use a different --db",
+                    exitCode: 1
+                )
+            }
+            defer { withExtendedLifetime(lock) {} }
+            let store = try common.openStore()
+            let shutdown = ShutdownSignal()
+            let wiring = Wiring(store: store, databasePath: common.databasePath, logger: logger, shutdown: shutdown)
+            let common = self.common
+            let scheduler = Scheduler(
+                configuration: .init(concurrency: concurrency, resync: TimeSpan(parsing: resync)!.timeInterval),
+                clock: wiring.clock,
+                logger: logger,
+                loadPolicies: { try PolicyLoader.loadDirectory(common.policiesDirectory) },
+                runPass: { await wiring.pass($0) }
+            )
+            let (signals, continuation) = AsyncStream.makeStream(of: SchedulerSignal.self)
+            let unix = await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint)
+            let forward = Task {
+                for await signal in unix {
+                    if signal == .sighup {
+                        continuation.yield(.reload)
+                    } else {
+                        shutdown.request()
+                        continuation.yield(.shutdown)
+                    }
+                }
+            }
+            defer { forward.cancel() }
+            try await scheduler.run(signals: signals)
+        }
+    }
+}

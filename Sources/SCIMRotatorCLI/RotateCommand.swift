@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+
+extension SCIMRotator {
+    struct Rotate: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate",
+            abstract: "Rotate a policy's key now, ignoring its window and schedule.",
+            discussion: """
+                A normal rotation: create, verify, deliver, promote; the previous key stays enabled for the \
+                policy's gracePeriod, then the daemon (or reconcile) disables it.
+
+                --emergency: the current key is presumed leaked. After the new key is delivered and promoted, every \
+                other key is disabled at once (no grace); with --delete-old they are deleted too. At the key limit \
+                the compromised key itself may be retired first: provisioning then pauses until the new key is \
+                delivered, and that gap is recorded in history.
+
+                Safe while a daemon runs: it waits for the daemon to finish its current step on this policy.
+                """
+        )
+
+        @OptionGroup var common: CommonOptions
+
+        @Argument(help: "The policy to rotate.")
+        var policy: String
+
+        @Option(help: "Why, recorded in history (required with --emergency).")
+        var reason: String?
+
+        @Flag(help: "The current key is presumed leaked: disable every other key without a grace period.")
+        var emergency = false
+
+        @Flag(name: .customLong("delete-old"), help: "With --emergency: delete the other keys too.")
+        var deleteOld = false
+
+        func validate() throws {
+            if emergency, reason?.isEmpty ?? true {
+                throw ValidationError("--emergency needs --reason TEXT (it is recorded in history)")
+            }
+            if deleteOld, !emergency {
+                throw ValidationError("--delete-old only goes with --emergency")
+            }
+        }
+
+        func run() async throws {
+            let policy = try common.loadPolicies(only: [self.policy])[0]
+            let store = try common.openStore()
+            let wiring = Wiring(store: store, databasePath: common.databasePath, logger: common.logger())
+            let request = RotationRequest(
+                trigger: emergency ? .emergency : .manual,
+                reason: reason ?? "manual rotation",
+                deleteOld: deleteOld
+            )
+            let result = await wiring.pass(policy, request: request)
+            Console.line(PassReport.render([result], now: wiring.clock.now()))
+            if result.isFailure {
+                throw CLIError("\(policy.name): \(result.message)", exitCode: 1)
+            }
+            if let rotation = result.rotations.last, let record = try store.rotation(id: rotation) {
+                Console.line("rotation \(record.id): \(record.state.rawValue); new key \(record.newKeyId ?? "-")")
+            }
+        }
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+
+extension SCIMRotator {
+    struct Sync: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "sync",
+            abstract: "Read or change a zone's SCIM synchronization status.",
+            discussion: """
+                While synchronization is disabled, identity providers cannot push users or groups, so the zone's \
+                keys serve no one (status and plan warn about it). Changes are recorded in history.
+                """,
+            subcommands: [StatusOf.self, Enable.self, Disable.self]
+        )
+
+        struct StatusOf: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "status",
+                abstract: "Show the zone's SCIM synchronization status."
+            )
+
+            @OptionGroup var common: CommonOptions
+            @Argument(help: "The policy whose zone to ask.") var policy: String
+
+            func run() async throws {
+                let policy = try common.loadPolicies(only: [self.policy])[0]
+                let wiring = Wiring(store: try SQLiteHistoryStore(), databasePath: ":memory:", logger: common.logger())
+                let status = try await wiring.provider(for: policy).syncStatus()
+                Console.line("\(policy.name): SCIM synchronization \(status.rawValue)")
+            }
+        }
+
+        struct Enable: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "enable",
+                abstract: "Enable SCIM synchronization (recorded in history)."
+            )
+            @OptionGroup var change: Change
+            func run() async throws { try await change.apply(.enabled) }
+        }
+
+        struct Disable: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "disable",
+                abstract: "Disable SCIM synchronization (recorded in history)."
+            )
+            @OptionGroup var change: Change
+            func run() async throws { try await change.apply(.disabled) }
+        }
+
+        struct Change: ParsableArguments {
+            @OptionGroup var common: CommonOptions
+            @Argument(help: "The policy whose zone to change.") var policy: String
+            @Option(help: "Why, recorded in history.") var reason: String?
+
+            func apply(_ status: SyncStatus) async throws {
+                let policy = try common.loadPolicies(only: [self.policy])[0]
+                let store = try common.openStore()
+                let wiring = Wiring(store: store, databasePath: common.databasePath, logger: common.logger())
+                let provider = try wiring.provider(for: policy)
+                let before = try await provider.syncStatus()
+                try await provider.setSyncStatus(status)
+                try store.commit(
+                    JournalWrite(events: [
+                        NewEvent(
+                            policy: policy.name,
+                            provider: policy.provider,
+                            zone: policy.zone,
+                            kind: status == .enabled ? .syncEnabled : .syncDisabled,
+                            actor: .manual,
+                            reason: reason ?? "sync \(status == .enabled ? "enable" : "disable") from the CLI",
+                            detail: ["before": before.rawValue]
+                        )
+                    ]),
+                    at: wiring.clock.now()
+                )
+                Console.line("\(policy.name): SCIM synchronization \(before.rawValue) → \(status.rawValue)")
+            }
+        }
+    }
+}

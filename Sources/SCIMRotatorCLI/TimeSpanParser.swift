@@ -1,0 +1,12 @@
+import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+
+enum TimeSpanParser {
+    static func parse(_ text: String) -> Double? {
+        TimeSpan(parsing: text)?.timeInterval
+    }
+}

@@ -1,0 +1,153 @@
+import Delivery
+import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+import TencentCIC
+import Transport
+
+/// Builds providers, sinks and runners for policies: the one place that knows every concrete implementation.
+struct Wiring: Sendable {
+    let store: any HistoryStore
+    let databasePath: String
+    let clock: any RotatorClock
+    let transport: any HTTPTransport
+    let environment: [String: String]
+    let logger: Logger
+    let shutdown: ShutdownSignal
+    /// The demo points every policy at its in-process emulator.
+    var endpointOverride: URL?
+    var onEvent: @Sendable (HistoryEvent) -> Void = { _ in }
+
+    init(
+        store: any HistoryStore,
+        databasePath: String,
+        clock: any RotatorClock = SystemClock(),
+        transport: any HTTPTransport = URLSessionTransport(),
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger,
+        shutdown: ShutdownSignal = ShutdownSignal()
+    ) {
+        self.store = store
+        self.databasePath = databasePath
+        self.clock = clock
+        self.transport = transport
+        self.environment = environment
+        self.logger = logger
+        self.shutdown = shutdown
+    }
+
+    struct PolicySetupError: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    func provider(for policy: Policy) throws -> any SCIMKeyProvider {
+        let credentials: CloudCredentials
+        do {
+            credentials = try CloudCredentials.fromEnvironment(policy.credentials, environment: environment)
+        } catch {
+            throw PolicySetupError(description: "policy \(policy.name) (\(policy.file)): \(error)")
+        }
+        switch policy.provider {
+        case .tencent:
+            let configuration = TencentCICConfiguration(
+                endpoint: endpointOverride ?? policy.endpoint ?? TencentCICConfiguration.chinaEndpoint,
+                region: policy.region,
+                apiTimeZone: policy.apiTimeZone ?? TencentTime.defaultZone
+            )
+            let client = TencentCICClient(
+                configuration: configuration,
+                credentials: credentials,
+                transport: transport,
+                clock: clock
+            )
+            return TencentCICProvider(client: client, zone: policy.zone, keyLimit: policy.keyLimit)
+        case .alibaba:
+            throw PolicySetupError(
+                description: "policy \(policy.name): provider alibaba is not supported by this build"
+            )
+        }
+    }
+
+    func sinks(for policy: Policy) -> [any DeliverySink] {
+        policy.deliver.map { spec -> any DeliverySink in
+            switch spec {
+            case .file(let path, let mode): return FileSink(path: path, mode: mode)
+            case .exec(let command, let timeout): return ExecSink(command: command, timeout: timeout.timeInterval)
+            }
+        }
+    }
+
+    func runner(for policy: Policy) throws -> PolicyRunner {
+        PolicyRunner(
+            policy: policy,
+            provider: try provider(for: policy),
+            store: store,
+            sinks: sinks(for: policy),
+            verifier: SCIMVerifier(
+                transport: transport,
+                clock: clock,
+                attempts: policy.verify.attempts,
+                interval: policy.verify.interval.timeInterval
+            ),
+            clock: clock,
+            logger: logger,
+            shutdown: shutdown,
+            onEvent: onEvent
+        )
+    }
+
+    /// One pass over a policy, holding its lock so that no other process works on the zone meanwhile.
+    func pass(_ policy: Policy, request: RotationRequest? = nil, lockWait: Double = 60) async -> PassResult {
+        let lockPath = PolicyLocks.path(database: databasePath, policy: policy.name)
+        let lock: FileLock?
+        if let lockPath {
+            switch Result(catching: { try FileLock.acquire(path: lockPath, wait: lockWait) }) {
+            case .success(.success(let held)): lock = held
+            case .success(.failure(let held)):
+                return PassResult(
+                    policy: policy.name,
+                    outcome: .failed,
+                    message: "another scim-rotator is working on this policy (\(held)); try again later",
+                    nextCheck: clock.now().addingTimeInterval(60),
+                    rotations: []
+                )
+            case .failure(let error):
+                return PassResult(
+                    policy: policy.name,
+                    outcome: .failed,
+                    message: "\(error)",
+                    nextCheck: clock.now().addingTimeInterval(60),
+                    rotations: []
+                )
+            }
+        } else {
+            lock = nil
+        }
+        defer { withExtendedLifetime(lock) {} }
+        do {
+            return try await runner(for: policy).pass(request: request)
+        } catch {
+            logger.error("cannot run policy", metadata: ["policy": "\(policy.name)", "error": "\(error)"])
+            return PassResult(
+                policy: policy.name,
+                outcome: .failed,
+                message: "\(error)",
+                nextCheck: clock.now().addingTimeInterval(policy.rotation.minBackoff.timeInterval),
+                rotations: []
+            )
+        }
+    }
+}
+
+/// Lock files beside the database.
+enum PolicyLocks {
+    /// `<db>.locks/<policy>.lock`; nil for an in-memory database.
+    static func path(database: String, policy: String) -> String? {
+        database == ":memory:" ? nil : "\(database).locks/\(policy).lock"
+    }
+
+    static func daemonPath(database: String) -> String { "\(database).lock" }
+}
