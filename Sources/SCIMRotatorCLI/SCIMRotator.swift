@@ -24,7 +24,7 @@ public struct SCIMRotator: AsyncParsableCommand {
         version: version,
         subcommands: [
             Daemon.self, Reconcile.self, Rotate.self, PlanCommand.self, Status.self, History.self, Audit.self,
-            PolicyGroup.self, Sync.self, Emulator.self,
+            PolicyGroup.self, Sync.self, Emulator.self, Demo.self,
         ]
     )
 

@@ -1,0 +1,166 @@
+import ArgumentParser
+import CloudEmulator
+import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+import Transport
+import UnixSignals
+
+extension SCIMRotator {
+    struct Demo: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "demo",
+            abstract: "Watch a simulated year of rotations in about a minute, against the bundled emulator.",
+            discussion: """
+                Starts the cloud emulator in-process with one zone per policy in --policies (default: \
+                policies/demo), seeds each zone with an existing key that a console user made ten months ago, and \
+                runs the real daemon loop on a virtual clock that runs --speed times faster than real time. Every \
+                event is printed as it happens: first contact (adopt), rotations (create, verify, deliver, \
+                promote), the previous key disabled after the grace period and deleted after deleteAfter.
+
+                It leaves the history in --db (default demo.sqlite, replaced on each run) and the delivered keys \
+                in demo-out/. Explore with:
+                  scim-rotator history --db demo.sqlite
+                  scim-rotator audit verify --db demo.sqlite
+                """
+        )
+
+        @Option(help: ArgumentHelp("Directory of demo policies.", valueName: "dir"))
+        var policies: String = "policies/demo"
+
+        @Option(help: ArgumentHelp("History database the demo writes (replaced on each run).", valueName: "path"))
+        var db: String = "demo.sqlite"
+
+        @Option(help: "Simulated time to run (e.g. 365d).")
+        var duration: String = "365d"
+
+        @Option(help: "How much faster than real time the clock runs (525600: a year in a minute; 0: as fast as possible).")
+        var speed: Double = 525_600
+
+        @Flag(help: "Print only the summary.")
+        var quiet = false
+
+        func validate() throws {
+            guard TimeSpan(parsing: duration) != nil else { throw ValidationError("--duration \(duration): a duration like 365d") }
+            guard speed >= 0 else { throw ValidationError("--speed must be 0 or more") }
+        }
+
+        func run() async throws {
+            let policySet: [Policy]
+            do {
+                policySet = try PolicyLoader.loadDirectory(policies)
+            } catch let error as PolicyError {
+                throw CLIError("demo policies are invalid:\n\(error)", exitCode: 2)
+            }
+            guard !policySet.isEmpty else { throw CLIError("no demo policies in \(policies)", exitCode: 2) }
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
+            for policy in policySet {
+                for case .file(let path, _) in policy.deliver {
+                    try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                }
+            }
+
+            let start = Date()
+            let clock = VirtualClock(start: start, flowRate: 0, sleepSpeed: speed == 0 ? .infinity : speed)
+            let world = DemoWorld(policies: policySet)
+            let emulator = CloudEmulator.Emulator(configuration: world.configuration, clock: clock)
+            let server = EmulatorServer(emulator: emulator)
+            let url = try await server.start()
+            defer { Task { await server.stop() } }
+            for policy in policySet {
+                emulator.seedKey(zone: policy.zone, createdAt: start.addingTimeInterval(-300 * 86_400), expiresAt: start.addingTimeInterval(65 * 86_400))
+            }
+
+            var logger = Logger(label: "scim-rotator.demo") { StreamLogHandler.standardError(label: $0) }
+            logger.logLevel = .error
+            let store = try SQLiteHistoryStore(path: db)
+            let shutdown = ShutdownSignal()
+            var wiring = Wiring(
+                store: store, databasePath: db, clock: clock, transport: URLSessionTransport(),
+                environment: world.environment, logger: logger, shutdown: shutdown)
+            wiring.endpointOverride = url
+            let quiet = self.quiet
+            wiring.onEvent = { event in
+                guard !quiet else { return }
+                Console.line(DemoPrinter.line(event))
+            }
+            let wired = wiring
+            let span = TimeSpan(parsing: duration)!
+            if !quiet {
+                Console.line("scim-rotator demo: \(policySet.count) policies, emulator at \(url), simulating \(span) from \(Times.short(start))")
+                Console.line("each zone starts with a key a console user created 300 days ago (65 days left)\n")
+            }
+            let scheduler = Scheduler(
+                configuration: .init(concurrency: 16, resync: 7 * 86_400), clock: clock, logger: logger,
+                loadPolicies: { policySet }, runPass: { await wired.pass($0) })
+            let (signals, continuation) = AsyncStream.makeStream(of: SchedulerSignal.self)
+            let unix = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+            let forward = Task {
+                for await _ in unix {
+                    shutdown.request()
+                    continuation.yield(.shutdown)
+                }
+            }
+            defer { forward.cancel() }
+            let began = Date()
+            try await scheduler.run(signals: signals, until: start.addingTimeInterval(span.timeInterval))
+            let elapsed = Date().timeIntervalSince(began)
+            try summarize(store: store, policies: policySet, emulator: emulator, elapsed: elapsed, clock: clock)
+        }
+
+        func summarize(store: SQLiteHistoryStore, policies: [Policy], emulator: CloudEmulator.Emulator, elapsed: Double, clock: VirtualClock) throws {
+            let events = try store.events(EventFilter())
+            var counts: [String: Int] = [:]
+            for event in events { counts[event.kind, default: 0] += 1 }
+            let chain = try store.verifyChain()
+            Console.line("")
+            Console.line("simulated until \(Times.short(clock.now())) in \(String(format: "%.1f", elapsed)) s")
+            for kind in ["key.adopted", "rotation.completed", "key.created", "key.disabled", "key.deleted", "key.retired", "key.abandoned", "rotation.failed", "rotation.blocked"] {
+                if let count = counts[kind] { Console.line("  \(kind.padding(toLength: 20, withPad: " ", startingAt: 0)) \(count)") }
+            }
+            Console.line("audit: \(chain.checked) records, hash chain \(chain.firstBroken == nil ? "intact" : "BROKEN at #\(chain.firstBroken!.seq)")")
+            for policy in policies {
+                let keys = emulator.keys(zone: policy.zone)
+                Console.line("\(policy.name): \(keys.count) key(s) in the zone now: " + keys.map { "\($0.id) \($0.status.rawValue) until \(Times.short($0.expiresAt))" }.joined(separator: ", "))
+            }
+            Console.line("\nexplore: scim-rotator history --db \(db)   ·   scim-rotator audit verify --db \(db)")
+            if counts["rotation.failed", default: 0] > 0 || counts["rotation.blocked", default: 0] > 0 || chain.firstBroken != nil {
+                throw CLIError("the demo saw failures (above)", exitCode: 1)
+            }
+        }
+    }
+}
+
+/// The emulated clouds and credentials behind the demo policies.
+struct DemoWorld {
+    var configuration = EmulatorConfiguration()
+    var environment: [String: String] = [:]
+
+    init(policies: [Policy]) {
+        let tencentZones = policies.filter { $0.provider == .tencent }.map(\.zone)
+        if !tencentZones.isEmpty {
+            configuration.tencent = .init(
+                accounts: [.init(secretId: DemoCredentials.tencentSecretId, secretKey: DemoCredentials.tencentSecretKey, zones: tencentZones)],
+                zones: tencentZones.map { .init(id: $0, name: $0, syncStatus: .enabled) })
+        }
+        for policy in policies where policy.provider == .tencent {
+            environment[policy.credentials.idEnv] = DemoCredentials.tencentSecretId
+            environment[policy.credentials.secretEnv] = DemoCredentials.tencentSecretKey
+        }
+        environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
+    }
+}
+
+enum DemoPrinter {
+    static func line(_ event: HistoryEvent) -> String {
+        let time = String(event.time.prefix(16)).replacingOccurrences(of: "T", with: " ")
+        var text = "\(time)  \(event.policy)  \(event.kind.padding(toLength: 18, withPad: " ", startingAt: 0)) \(event.keyId ?? "")"
+        if let reason = event.reason, ["rotation.started", "key.adopted", "key.disabled", "key.deleted", "key.retired", "rotation.failed", "rotation.blocked", "key.abandoned"].contains(event.kind) {
+            text += "  — \(reason)"
+        }
+        return text
+    }
+}
