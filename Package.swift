@@ -93,6 +93,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // What tests share: a harness of emulator, provider, store and runner on one virtual clock.
+        .target(
+            name: "SCIMRotatorTesting",
+            dependencies: [
+                "SCIMRotatorCore", "Transport", "TencentCIC", "CloudEmulator", "RotationPolicy", "RotationHistory",
+                "Delivery", "RotationEngine",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The command-line interface: every subcommand as a small ParsableCommand.
         .target(
             name: "SCIMRotatorCLI",
@@ -119,6 +129,29 @@ let package = Package(
             name: "TencentCICTests",
             dependencies: ["TencentCIC", "CloudEmulator", "SCIMRotatorCore", "Transport"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RotationPolicyTests",
+            dependencies: ["RotationPolicy", "SCIMRotatorCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RotationHistoryTests",
+            dependencies: ["RotationHistory", "SCIMRotatorCore"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "RotationEngineTests",
+            dependencies: [
+                "RotationEngine", "SCIMRotatorTesting", "RotationHistory", "RotationPolicy", "SCIMRotatorCore",
+                "Delivery", "CloudEmulator", "Transport", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SCIMRotatorCLITests",
+            dependencies: ["scim-rotator", "RotationHistory"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

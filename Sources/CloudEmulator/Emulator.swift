@@ -172,12 +172,21 @@ extension Emulator {
 extension Emulator {
     /// Seeds a key as a console user would; returns its id and secret (tests and the demo).
     @discardableResult
-    public func seedKey(zone: String, createdAt: Date, expiresAt: Date, status: KeyStatus = .enabled) -> (id: String, secret: String)? {
+    public func seedKey(
+        zone: String,
+        createdAt: Date,
+        expiresAt: Date,
+        status: KeyStatus = .enabled
+    ) -> (id: String, secret: String)? {
         world.withLock { w in
             guard let provider = w.zones[zone]?.provider else { return nil }
             let key = EmulatedKey(
-                id: Identifiers.credentialId(provider), secret: Identifiers.secret(provider), status: status,
-                createdAt: createdAt, expiresAt: expiresAt)
+                id: Identifiers.credentialId(provider),
+                secret: Identifiers.secret(provider),
+                status: status,
+                createdAt: createdAt,
+                expiresAt: expiresAt
+            )
             w.zones[zone]?.keys.append(key)
             return (key.id, key.secret)
         }
@@ -186,7 +195,9 @@ extension Emulator {
     /// The keys a zone holds now, without secrets.
     public func keys(zone: String) -> [SCIMKey] {
         world.withLock { w in
-            (w.zones[zone]?.keys ?? []).map { SCIMKey(id: $0.id, status: $0.status, createdAt: $0.createdAt, expiresAt: $0.expiresAt) }
+            (w.zones[zone]?.keys ?? []).map {
+                SCIMKey(id: $0.id, status: $0.status, createdAt: $0.createdAt, expiresAt: $0.expiresAt)
+            }
         }
     }
 }

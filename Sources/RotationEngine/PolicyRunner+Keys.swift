@@ -42,6 +42,7 @@ extension PolicyRunner {
         for keyId in keyIds {
             var record = try announce(keyId, intent: .disable, rotationId: nil)
             try await provider.setStatus(of: keyId, to: .disabled)
+            try await failPoints.hit("after:disable")
             record.intent = nil
             record.status = .disabled
             record.disabledByUs = true
@@ -69,6 +70,7 @@ extension PolicyRunner {
         for keyId in keyIds {
             var record = try announce(keyId, intent: .delete, rotationId: nil)
             let existed = try await provider.deleteKey(keyId)
+            try await failPoints.hit("after:delete")
             let role = record.role
             record.intent = nil
             record.role = .deleted
@@ -98,6 +100,7 @@ extension PolicyRunner {
             try await provider.setStatus(of: key.id, to: .disabled)
         }
         try await provider.deleteKey(key.id)
+        try await failPoints.hit("after:retire")
         let role = record.role
         record.intent = nil
         record.role = .retired
@@ -135,6 +138,7 @@ extension PolicyRunner {
             // Already gone: deleting below is a no-op too.
         }
         try await provider.deleteKey(keyId)
+        try await failPoints.hit("after:abandon")
         record.intent = nil
         record.role = .abandoned
         record.status = .disabled

@@ -11,6 +11,8 @@ enum RotationOutcome: Sendable {
     case blocked(String)
     /// A shutdown was requested before the key was created; the rotation resumes on the next start.
     case interrupted
+    /// A fail point simulated a crash: nothing was cleaned up.
+    case crashed(String)
 }
 
 /// The rotation protocol: create → verify → deliver → promote, then (after the grace period, by the planner)
@@ -73,7 +75,7 @@ extension PolicyRunner {
                         )
                     ])
                 )
-                if rotation.state == .delivered { try promote(&rotation) }
+                if rotation.state == .delivered { try await promote(&rotation) }
                 return try await complete(&rotation)
             case .started, .creating, .created, .verified, .delivering:
                 if rotation.attempts >= Self.maxAttempts {
@@ -127,6 +129,8 @@ extension PolicyRunner {
             case .completed, .failed, .blocked:
                 return .completed
             }
+        } catch let crash as SimulatedCrash {
+            return .crashed(crash.point)
         } catch {
             return (try? fail(&rotation, describe(error))) ?? .failed(describe(error))
         }
@@ -158,9 +162,11 @@ extension PolicyRunner {
             rotation.state = .creating
             rotation.updatedAt = clock.now()
             try commit(JournalWrite(rotation: rotation))
+            try await failPoints.hit("before:create")
             let created = try await createKey(&rotation, observed: observed, input: input)
             guard let created else { return .blocked(rotation.lastError ?? "blocked") }
             secret = created.secret
+            try await failPoints.hit("after:create")
             let fingerprint = created.secret.fingerprint(key: try store.fingerprintKey())
             var record = KeyRecord(policy: policy.name, keyId: created.key.id, role: .pending, firstSeen: clock.now())
             record.observe(created.key, at: clock.now())
@@ -187,6 +193,7 @@ extension PolicyRunner {
                     ]
                 )
             )
+            try await failPoints.hit("after:created")
 
             // 3. Verify: an authenticated SCIM request with the new key.
             let scimURL = policy.verify.scimURL ?? provider.scimBaseURL
@@ -209,6 +216,8 @@ extension PolicyRunner {
                         ]
                     )
                 )
+            } catch let crash as SimulatedCrash {
+                throw crash
             } catch {
                 try await abandon(
                     created.key.id,
@@ -217,6 +226,8 @@ extension PolicyRunner {
                 )
                 return try fail(&rotation, "verify: \(describe(error))")
             }
+
+            try await failPoints.hit("after:verify")
 
             // 4. Deliver to every sink, in order.
             rotation.state = .delivering
@@ -256,24 +267,27 @@ extension PolicyRunner {
                     ])
                 )
             }
+            try await failPoints.hit("after:deliver")
             rotation.state = .delivered
             rotation.updatedAt = clock.now()
             try commit(JournalWrite(rotation: rotation))
             secret = nil
+            try await failPoints.hit("after:delivered")
 
             // 5. Promote; 6. complete (and, in an emergency, disable the others now).
-            try promote(&rotation)
+            try await promote(&rotation)
             return try await complete(&rotation)
+        } catch let crash as SimulatedCrash {
+            return .crashed(crash.point)
         } catch {
-            if let secret, let keyId = rotation.newKeyId, rotation.state != .delivered, rotation.state != .promoted {
-                _ = secret
+            let message = describe(error).redacting(secret.map { [$0] } ?? [])
+            if secret != nil, let keyId = rotation.newKeyId, rotation.state != .delivered, rotation.state != .promoted {
                 try? await abandon(
                     keyId,
                     rotation: rotation,
                     reason: "the rotation failed before delivery finished; the secret is gone"
                 )
             }
-            let message = describe(error).redacting(secret.map { [$0] } ?? [])
             return (try? fail(&rotation, message)) ?? .failed(message)
         }
     }
@@ -383,7 +397,7 @@ extension PolicyRunner {
         }
     }
 
-    func promote(_ rotation: inout RotationRecord) throws {
+    func promote(_ rotation: inout RotationRecord) async throws {
         guard let newKeyId = rotation.newKeyId else { return }
         let now = clock.now()
         var changes: [KeyRecord] = []
@@ -415,6 +429,7 @@ extension PolicyRunner {
                 ]
             )
         )
+        try await failPoints.hit("after:promote")
     }
 
     func complete(_ rotation: inout RotationRecord) async throws -> RotationOutcome {

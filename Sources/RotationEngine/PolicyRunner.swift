@@ -58,6 +58,8 @@ public struct PolicyRunner: Sendable {
     public let clock: any RotatorClock
     public let logger: Logger
     public let shutdown: ShutdownSignal
+    /// Named stopping points for the crash suite (inert unless configured).
+    public let failPoints: FailPoints
     /// Called with every event as it is recorded (the demo prints them; notifications hook in here).
     public let onEvent: @Sendable (HistoryEvent) -> Void
 
@@ -70,6 +72,7 @@ public struct PolicyRunner: Sendable {
         clock: any RotatorClock,
         logger: Logger,
         shutdown: ShutdownSignal = ShutdownSignal(),
+        failPoints: FailPoints = .none,
         onEvent: @escaping @Sendable (HistoryEvent) -> Void = { _ in }
     ) {
         self.policy = policy
@@ -83,6 +86,7 @@ public struct PolicyRunner: Sendable {
         logger[metadataKey: "zone"] = "\(policy.zone)"
         self.logger = logger
         self.shutdown = shutdown
+        self.failPoints = failPoints
         self.onEvent = onEvent
     }
 
@@ -157,6 +161,14 @@ public struct PolicyRunner: Sendable {
                 nextCheck: clock.now(),
                 rotations: rotations
             )
+        } catch let crash as SimulatedCrash {
+            return PassResult(
+                policy: policy.name,
+                outcome: .interrupted,
+                message: "simulated crash at \(crash.point)",
+                nextCheck: clock.now(),
+                rotations: rotations
+            )
         } catch {
             let message = describe(error)
             logger.error("pass failed", metadata: ["error": "\(message)"])
@@ -179,6 +191,14 @@ public struct PolicyRunner: Sendable {
         switch outcome {
         case .completed:
             return nil
+        case .crashed(let point):
+            return PassResult(
+                policy: policy.name,
+                outcome: .interrupted,
+                message: "simulated crash at \(point)",
+                nextCheck: clock.now(),
+                rotations: rotations
+            )
         case .interrupted:
             return PassResult(
                 policy: policy.name,

@@ -34,6 +34,11 @@ public struct ChainVerification: Sendable, Equatable {
     /// The first record whose hash or link does not match, and why.
     public var firstBroken: (seq: Int64, problem: String)?
 
+    public init(checked: Int, firstBroken: (seq: Int64, problem: String)?) {
+        self.checked = checked
+        self.firstBroken = firstBroken
+    }
+
     public static func == (lhs: ChainVerification, rhs: ChainVerification) -> Bool {
         lhs.checked == rhs.checked && lhs.firstBroken?.seq == rhs.firstBroken?.seq
     }

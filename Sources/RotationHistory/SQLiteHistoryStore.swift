@@ -344,7 +344,7 @@ public final class SQLiteHistoryStore: HistoryStore {
         }
     }
 
-    /// Runs raw SQL, for tests that tamper with the database on purpose.
+    /// Runs raw SQL in a transaction, for tests that tamper with the database on purpose.
     public func unsafeExecute(_ sql: String) throws {
         try writer.write { db in try db.execute(sql: sql) }
     }

@@ -93,14 +93,7 @@ public enum PolicyLoader {
         do {
             root = try Yams.compose(yaml: yaml)
         } catch let error as YamlError {
-            throw PolicyError([
-                PolicyIssue(
-                    file: file,
-                    line: line(of: error),
-                    key: "",
-                    message: "YAML syntax: \(error)".trimmingCharacters(in: .whitespacesAndNewlines)
-                )
-            ])
+            throw PolicyError([syntaxIssue(error, yaml: yaml, file: file)])
         }
         guard let root, let top = reader.mapping(root, path: "", allowed: topKeys) else {
             if root == nil {
@@ -245,10 +238,30 @@ public enum PolicyLoader {
         return text.contains("/") || text == "UTC" ? TimeZone(identifier: text) : nil
     }
 
-    static func line(of error: YamlError) -> Int? {
+    /// A YAML syntax error as a located issue: the line the parser stopped at, and what it expected.
+    static func syntaxIssue(_ error: YamlError, yaml: String, file: String) -> PolicyIssue {
         switch error {
-        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _): return mark.line
-        default: return nil
+        case .scanner(let context, let problem, let mark, _), .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            var message = "YAML syntax: \(problem)"
+            if let context {
+                message += " (\(context.text) at line \(context.mark.line), column \(context.mark.column))"
+            }
+            return PolicyIssue(file: file, line: mark.line, key: "", message: message)
+        case .duplicatedKeysInMapping(let duplicates, _):
+            let key = duplicates.sorted().first ?? ""
+            let pattern = "^\\s*(- )?\(NSRegularExpression.escapedPattern(for: key))\\s*:"
+            let lines = yaml.components(separatedBy: "\n").enumerated().filter {
+                $0.element.range(of: pattern, options: .regularExpression) != nil
+            }
+            return PolicyIssue(
+                file: file,
+                line: lines.dropFirst().first.map { $0.offset + 1 },
+                key: key,
+                message: "appears twice; keep one"
+            )
+        default:
+            return PolicyIssue(file: file, line: nil, key: "", message: "YAML: \(error)")
         }
     }
 

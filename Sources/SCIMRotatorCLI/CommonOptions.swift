@@ -104,3 +104,16 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
     case table
     case json
 }
+
+extension CommonOptions {
+    /// The wiring for commands that change zones, with the crash suite's fail points read from the environment.
+    func wiring(store: any HistoryStore, logger: Logger, shutdown: ShutdownSignal = ShutdownSignal()) throws -> Wiring {
+        var wiring = Wiring(store: store, databasePath: databasePath, logger: logger, shutdown: shutdown)
+        do {
+            wiring.failPoints = try FailPoints.fromEnvironment(environment)
+        } catch {
+            throw CLIError("\(error)", exitCode: 2)
+        }
+        return wiring
+    }
+}

@@ -54,7 +54,7 @@ extension SCIMRotator {
             defer { withExtendedLifetime(lock) {} }
             let store = try common.openStore()
             let shutdown = ShutdownSignal()
-            let wiring = Wiring(store: store, databasePath: common.databasePath, logger: logger, shutdown: shutdown)
+            let wiring = try common.wiring(store: store, logger: logger, shutdown: shutdown)
             let common = self.common
             let scheduler = Scheduler(
                 configuration: .init(concurrency: concurrency, resync: TimeSpan(parsing: resync)!.timeInterval),

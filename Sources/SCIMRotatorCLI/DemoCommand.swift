@@ -37,14 +37,18 @@ extension SCIMRotator {
         @Option(help: "Simulated time to run (e.g. 365d).")
         var duration: String = "365d"
 
-        @Option(help: "How much faster than real time the clock runs (525600: a year in a minute; 0: as fast as possible).")
+        @Option(
+            help: "How much faster than real time the clock runs (525600: a year in a minute; 0: as fast as possible)."
+        )
         var speed: Double = 525_600
 
         @Flag(help: "Print only the summary.")
         var quiet = false
 
         func validate() throws {
-            guard TimeSpan(parsing: duration) != nil else { throw ValidationError("--duration \(duration): a duration like 365d") }
+            guard TimeSpan(parsing: duration) != nil else {
+                throw ValidationError("--duration \(duration): a duration like 365d")
+            }
             guard speed >= 0 else { throw ValidationError("--speed must be 0 or more") }
         }
 
@@ -59,7 +63,10 @@ extension SCIMRotator {
             for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: db + suffix) }
             for policy in policySet {
                 for case .file(let path, _) in policy.deliver {
-                    try? FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    try? FileManager.default.createDirectory(
+                        atPath: (path as NSString).deletingLastPathComponent,
+                        withIntermediateDirectories: true
+                    )
                 }
             }
 
@@ -71,7 +78,11 @@ extension SCIMRotator {
             let url = try await server.start()
             defer { Task { await server.stop() } }
             for policy in policySet {
-                emulator.seedKey(zone: policy.zone, createdAt: start.addingTimeInterval(-300 * 86_400), expiresAt: start.addingTimeInterval(65 * 86_400))
+                emulator.seedKey(
+                    zone: policy.zone,
+                    createdAt: start.addingTimeInterval(-300 * 86_400),
+                    expiresAt: start.addingTimeInterval(65 * 86_400)
+                )
             }
 
             var logger = Logger(label: "scim-rotator.demo") { StreamLogHandler.standardError(label: $0) }
@@ -79,8 +90,14 @@ extension SCIMRotator {
             let store = try SQLiteHistoryStore(path: db)
             let shutdown = ShutdownSignal()
             var wiring = Wiring(
-                store: store, databasePath: db, clock: clock, transport: URLSessionTransport(),
-                environment: world.environment, logger: logger, shutdown: shutdown)
+                store: store,
+                databasePath: db,
+                clock: clock,
+                transport: URLSessionTransport(),
+                environment: world.environment,
+                logger: logger,
+                shutdown: shutdown
+            )
             wiring.endpointOverride = url
             let quiet = self.quiet
             wiring.onEvent = { event in
@@ -90,12 +107,18 @@ extension SCIMRotator {
             let wired = wiring
             let span = TimeSpan(parsing: duration)!
             if !quiet {
-                Console.line("scim-rotator demo: \(policySet.count) policies, emulator at \(url), simulating \(span) from \(Times.short(start))")
+                Console.line(
+                    "scim-rotator demo: \(policySet.count) policies, emulator at \(url), simulating \(span) from \(Times.short(start))"
+                )
                 Console.line("each zone starts with a key a console user created 300 days ago (65 days left)\n")
             }
             let scheduler = Scheduler(
-                configuration: .init(concurrency: 16, resync: 7 * 86_400), clock: clock, logger: logger,
-                loadPolicies: { policySet }, runPass: { await wired.pass($0) })
+                configuration: .init(concurrency: 16, resync: 7 * 86_400),
+                clock: clock,
+                logger: logger,
+                loadPolicies: { policySet },
+                runPass: { await wired.pass($0) }
+            )
             let (signals, continuation) = AsyncStream.makeStream(of: SchedulerSignal.self)
             let unix = await UnixSignalsSequence(trapping: .sigint, .sigterm)
             let forward = Task {
@@ -111,23 +134,43 @@ extension SCIMRotator {
             try summarize(store: store, policies: policySet, emulator: emulator, elapsed: elapsed, clock: clock)
         }
 
-        func summarize(store: SQLiteHistoryStore, policies: [Policy], emulator: CloudEmulator.Emulator, elapsed: Double, clock: VirtualClock) throws {
+        func summarize(
+            store: SQLiteHistoryStore,
+            policies: [Policy],
+            emulator: CloudEmulator.Emulator,
+            elapsed: Double,
+            clock: VirtualClock
+        ) throws {
             let events = try store.events(EventFilter())
             var counts: [String: Int] = [:]
             for event in events { counts[event.kind, default: 0] += 1 }
             let chain = try store.verifyChain()
             Console.line("")
             Console.line("simulated until \(Times.short(clock.now())) in \(String(format: "%.1f", elapsed)) s")
-            for kind in ["key.adopted", "rotation.completed", "key.created", "key.disabled", "key.deleted", "key.retired", "key.abandoned", "rotation.failed", "rotation.blocked"] {
-                if let count = counts[kind] { Console.line("  \(kind.padding(toLength: 20, withPad: " ", startingAt: 0)) \(count)") }
+            for kind in [
+                "key.adopted", "rotation.completed", "key.created", "key.disabled", "key.deleted", "key.retired",
+                "key.abandoned", "rotation.failed", "rotation.blocked",
+            ] {
+                if let count = counts[kind] {
+                    Console.line("  \(kind.padding(toLength: 20, withPad: " ", startingAt: 0)) \(count)")
+                }
             }
-            Console.line("audit: \(chain.checked) records, hash chain \(chain.firstBroken == nil ? "intact" : "BROKEN at #\(chain.firstBroken!.seq)")")
+            Console.line(
+                "audit: \(chain.checked) records, hash chain \(chain.firstBroken == nil ? "intact" : "BROKEN at #\(chain.firstBroken!.seq)")"
+            )
             for policy in policies {
                 let keys = emulator.keys(zone: policy.zone)
-                Console.line("\(policy.name): \(keys.count) key(s) in the zone now: " + keys.map { "\($0.id) \($0.status.rawValue) until \(Times.short($0.expiresAt))" }.joined(separator: ", "))
+                Console.line(
+                    "\(policy.name): \(keys.count) key(s) in the zone now: "
+                        + keys.map { "\($0.id) \($0.status.rawValue) until \(Times.short($0.expiresAt))" }.joined(
+                            separator: ", "
+                        )
+                )
             }
             Console.line("\nexplore: scim-rotator history --db \(db)   ·   scim-rotator audit verify --db \(db)")
-            if counts["rotation.failed", default: 0] > 0 || counts["rotation.blocked", default: 0] > 0 || chain.firstBroken != nil {
+            if counts["rotation.failed", default: 0] > 0 || counts["rotation.blocked", default: 0] > 0
+                || chain.firstBroken != nil
+            {
                 throw CLIError("the demo saw failures (above)", exitCode: 1)
             }
         }
@@ -143,8 +186,15 @@ struct DemoWorld {
         let tencentZones = policies.filter { $0.provider == .tencent }.map(\.zone)
         if !tencentZones.isEmpty {
             configuration.tencent = .init(
-                accounts: [.init(secretId: DemoCredentials.tencentSecretId, secretKey: DemoCredentials.tencentSecretKey, zones: tencentZones)],
-                zones: tencentZones.map { .init(id: $0, name: $0, syncStatus: .enabled) })
+                accounts: [
+                    .init(
+                        secretId: DemoCredentials.tencentSecretId,
+                        secretKey: DemoCredentials.tencentSecretKey,
+                        zones: tencentZones
+                    )
+                ],
+                zones: tencentZones.map { .init(id: $0, name: $0, syncStatus: .enabled) }
+            )
         }
         for policy in policies where policy.provider == .tencent {
             environment[policy.credentials.idEnv] = DemoCredentials.tencentSecretId
@@ -157,8 +207,14 @@ struct DemoWorld {
 enum DemoPrinter {
     static func line(_ event: HistoryEvent) -> String {
         let time = String(event.time.prefix(16)).replacingOccurrences(of: "T", with: " ")
-        var text = "\(time)  \(event.policy)  \(event.kind.padding(toLength: 18, withPad: " ", startingAt: 0)) \(event.keyId ?? "")"
-        if let reason = event.reason, ["rotation.started", "key.adopted", "key.disabled", "key.deleted", "key.retired", "rotation.failed", "rotation.blocked", "key.abandoned"].contains(event.kind) {
+        var text =
+            "\(time)  \(event.policy)  \(event.kind.padding(toLength: 18, withPad: " ", startingAt: 0)) \(event.keyId ?? "")"
+        if let reason = event.reason,
+            [
+                "rotation.started", "key.adopted", "key.disabled", "key.deleted", "key.retired", "rotation.failed",
+                "rotation.blocked", "key.abandoned",
+            ].contains(event.kind)
+        {
             text += "  — \(reason)"
         }
         return text

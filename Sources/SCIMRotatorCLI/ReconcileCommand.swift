@@ -33,7 +33,7 @@ extension SCIMRotator {
         func run() async throws {
             let policies = try common.loadPolicies(only: only)
             let store = try common.openStore()
-            let wiring = Wiring(store: store, databasePath: common.databasePath, logger: common.logger())
+            let wiring = try common.wiring(store: store, logger: common.logger())
             let scheduler = Scheduler(
                 configuration: .init(concurrency: concurrency),
                 clock: wiring.clock,

@@ -50,7 +50,7 @@ extension SCIMRotator {
         func run() async throws {
             let policy = try common.loadPolicies(only: [self.policy])[0]
             let store = try common.openStore()
-            let wiring = Wiring(store: store, databasePath: common.databasePath, logger: common.logger())
+            let wiring = try common.wiring(store: store, logger: common.logger())
             let request = RotationRequest(
                 trigger: emergency ? .emergency : .manual,
                 reason: reason ?? "manual rotation",

@@ -20,6 +20,8 @@ struct Wiring: Sendable {
     /// The demo points every policy at its in-process emulator.
     var endpointOverride: URL?
     var onEvent: @Sendable (HistoryEvent) -> Void = { _ in }
+    /// `SCIM_ROTATOR_FAILPOINTS` for the crash suite; inert unless set.
+    var failPoints: FailPoints = .none
 
     init(
         store: any HistoryStore,
@@ -95,6 +97,7 @@ struct Wiring: Sendable {
             clock: clock,
             logger: logger,
             shutdown: shutdown,
+            failPoints: failPoints,
             onEvent: onEvent
         )
     }

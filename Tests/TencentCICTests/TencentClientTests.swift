@@ -276,7 +276,7 @@ struct TencentClientTests {
 
     @Test("the client's rate limiter keeps a burst under the emulator's per-action limit")
     func rateLimited() async throws {
-        let h = TencentHarness(retry: .none, rateLimiter: RateLimiter(limit: 3, margin: .milliseconds(100)))
+        let h = TencentHarness(retry: .none, rateLimiter: RateLimiter(limit: 3, margin: .milliseconds(500)))
         try await h.admin("POST", "settings", ["rateLimit": 3])
         for _ in 0..<5 { _ = try await h.provider.listKeys() }
         #expect(try await h.calls("ListSCIMCredentials", "RequestLimitExceeded") == 0)

@@ -1,0 +1,216 @@
+import CloudEmulator
+import Delivery
+import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+import Synchronization
+import TencentCIC
+import Transport
+
+/// A delivery sink that keeps what it receives in memory, and can be told to fail: the identity provider of tests.
+public final class MemorySink: DeliverySink {
+    public struct Delivery: Sendable {
+        public var keyId: String
+        public var secret: Secret
+    }
+
+    private let state = Mutex<(delivered: [Delivery], failures: Int)>(([], 0))
+    public init() {}
+    public var summary: String { "memory" }
+
+    public func deliver(_ secret: Secret, context: DeliveryContext) async throws {
+        let fail = state.withLock { s -> Bool in
+            if s.failures > 0 {
+                s.failures -= 1
+                return true
+            }
+            s.delivered.append(Delivery(keyId: context.keyId, secret: secret))
+            return false
+        }
+        if fail { throw DeliveryError(sink: summary, message: "injected failure") }
+    }
+
+    /// The next `count` deliveries fail.
+    public func failNext(_ count: Int) { state.withLock { $0.failures = count } }
+    public var delivered: [Delivery] { state.withLock { $0.delivered } }
+    public var latest: Delivery? { delivered.last }
+}
+
+/// An emulator, a provider, a history store and a runner on one virtual clock, for tests that run a year of
+/// rotations in milliseconds.
+public final class RotationHarness: Sendable {
+    public static let epoch = Date(timeIntervalSince1970: 1_800_000_000)  // 2027-01-15T08:00:00Z, a Friday
+
+    public let clock: VirtualClock
+    public let emulator: Emulator
+    public let store: SQLiteHistoryStore
+    public let sink: MemorySink
+    public let policy: Policy
+
+    public init(
+        provider kind: ProviderKind = .tencent,
+        start: Date = RotationHarness.epoch,
+        keyLimit: Int = 2,
+        configure: (inout Policy) -> Void = { _ in }
+    ) throws {
+        clock = VirtualClock(start: start)
+        var configuration = EmulatorConfiguration.demo
+        configuration.keyLimit = keyLimit
+        configuration.rateLimit = 0  // requests per real second: a virtual year runs thousands of them in seconds
+        emulator = Emulator(configuration: configuration, clock: clock)
+        store = try SQLiteHistoryStore()
+        sink = MemorySink()
+        var policy = Policy(
+            name: "test",
+            provider: kind,
+            zone: DemoCredentials.tencentZone,
+            rotation: RotationSettings(keyLifetime: .days(90), rotateBefore: .days(30))
+        )
+        configure(&policy)
+        self.policy = policy
+    }
+
+    public var transport: EmulatorTransport { EmulatorTransport(emulator) }
+
+    public func provider(
+        retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: 0, maxDelay: 0)
+    ) -> any SCIMKeyProvider {
+        let client = TencentCICClient(
+            configuration: TencentCICConfiguration(
+                endpoint: URL(string: "http://127.0.0.1:9")!,
+                timeout: 5,
+                retry: retry
+            ),
+            credentials: CloudCredentials(
+                accessKeyId: DemoCredentials.tencentSecretId,
+                secret: Secret(DemoCredentials.tencentSecretKey)
+            ),
+            transport: transport,
+            clock: clock,
+            rateLimiter: RateLimiter(limit: 0),
+            pause: { _ in }
+        )
+        return TencentCICProvider(client: client, zone: policy.zone, keyLimit: policy.keyLimit)
+    }
+
+    public func runner(
+        failPoints: FailPoints = .none,
+        sinks: [any DeliverySink]? = nil,
+        shutdown: ShutdownSignal = ShutdownSignal(),
+        onEvent: @escaping @Sendable (HistoryEvent) -> Void = { _ in }
+    ) -> PolicyRunner {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return PolicyRunner(
+            policy: policy,
+            provider: provider(),
+            store: store,
+            sinks: sinks ?? [sink],
+            verifier: SCIMVerifier(transport: transport, clock: clock, attempts: 2, interval: 1),
+            clock: clock,
+            logger: logger,
+            shutdown: shutdown,
+            failPoints: failPoints,
+            onEvent: onEvent
+        )
+    }
+
+    @discardableResult
+    public func pass(_ request: RotationRequest? = nil, failPoints: FailPoints = .none) async -> PassResult {
+        await runner(failPoints: failPoints).pass(request: request)
+    }
+
+    public func advance(days: Double) { clock.advance(by: days * 86_400) }
+
+    public var zoneKeys: [SCIMKey] { emulator.keys(zone: policy.zone) }
+
+    @discardableResult
+    public func seedKey(
+        ageDays: Double,
+        lifetimeDays: Double = 365,
+        status: KeyStatus = .enabled
+    ) -> (id: String, secret: String) {
+        let created = clock.now().addingTimeInterval(-ageDays * 86_400)
+        return emulator.seedKey(
+            zone: policy.zone,
+            createdAt: created,
+            expiresAt: created.addingTimeInterval(lifetimeDays * 86_400),
+            status: status
+        )!
+    }
+
+    public func events(_ kinds: EventKind...) throws -> [HistoryEvent] {
+        try store.events(EventFilter(kinds: kinds.map(\.rawValue)))
+    }
+
+    public func count(_ kind: EventKind) throws -> Int { try events(kind).count }
+
+    /// Whether the emulator's SCIM endpoint accepts `secret` now.
+    public func scimAccepts(_ secret: Secret) async -> Bool {
+        let request = HTTPRequest(
+            method: "GET",
+            url: URL(string: "http://127.0.0.1:9/scim/v2/Users?count=1")!,
+            headers: [("Authorization", "Bearer \(secret.reveal())")]
+        )
+        return (try? await transport.send(request).status) == 200
+    }
+
+    /// The protocol's promises, checked against the emulator's state and the history. Empty when all hold.
+    public func invariantViolations() async throws -> [String] {
+        var violations: [String] = []
+        let keys = zoneKeys
+        if keys.count > policy.keyLimit {
+            violations.append("the zone holds \(keys.count) keys, more than the limit \(policy.keyLimit)")
+        }
+        let records = try store.keys(policy: policy.name)
+        let current = records.filter { $0.role == .current }
+        if current.count != 1 { violations.append("\(current.count) current keys in the journal, expected exactly 1") }
+        if let current = current.first {
+            guard let key = keys.first(where: { $0.id == current.keyId }) else {
+                violations.append("the current key \(current.keyId) is not in the zone")
+                return violations
+            }
+            if !key.isUsable(at: clock.now()) { violations.append("the current key \(key.id) is not usable") }
+            if current.fingerprint != nil {
+                guard let latest = sink.latest, latest.keyId == current.keyId else {
+                    violations.append("the identity provider's latest key is not the current key \(current.keyId)")
+                    return violations
+                }
+                if await !scimAccepts(latest.secret) {
+                    violations.append("the current key's secret is refused by SCIM")
+                }
+            }
+        }
+        let created = Set(try events(.keyCreated).compactMap(\.keyId))
+        let byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
+        for key in keys where created.contains(key.id) {
+            let role = byId[key.id]?.role
+            if role != .current && role != .previous {
+                violations.append(
+                    "key \(key.id), created here, is in the zone as \(role?.rawValue ?? "unknown"): neither current nor previous"
+                )
+            }
+        }
+        for key in created where !keys.contains(where: { $0.id == key }) {
+            let role = byId[key]?.role
+            if role.map({ !$0.isGone }) ?? true {
+                violations.append(
+                    "key \(key), created here, is gone from the zone but recorded as \(role?.rawValue ?? "nothing")"
+                )
+            }
+        }
+        let chain = try store.verifyChain()
+        if let broken = chain.firstBroken {
+            violations.append("audit chain broken at #\(broken.seq): \(broken.problem)")
+        }
+        var completions: [String: Int] = [:]
+        for event in try events(.rotationCompleted) { completions[event.rotationId ?? "", default: 0] += 1 }
+        for (rotation, count) in completions where count > 1 {
+            violations.append("rotation \(rotation) completed \(count) times")
+        }
+        return violations
+    }
+}

@@ -1,0 +1,101 @@
+import Foundation
+import RotationEngine
+import RotationHistory
+import SCIMRotatorCore
+import SCIMRotatorTesting
+import Testing
+
+/// The executor stopped between any two steps (a simulated crash: nothing after the point runs, nothing is cleaned
+/// up), then restarted: the invariants hold and the rotation completes exactly once.
+@Suite("Crash anywhere, resume cleanly")
+struct CrashResumeTests {
+    static let rotationPoints = [
+        "before:create", "after:create", "after:created", "after:verify", "after:deliver", "after:delivered",
+        "after:promote", "after:retire", "after:abandon",
+    ]
+
+    @Test("crash at each point of a rotation at the key limit, then resume", arguments: rotationPoints)
+    func crashDuringRotation(point: String) async throws {
+        let h = try RotationHarness()
+        await h.pass()
+        await h.pass(RotationRequest(trigger: .manual, reason: "fill the zone"))  // two keys: at the limit
+        h.advance(days: 61)
+        if point == "after:abandon" {
+            h.sink.failNext(1)  // the first attempt fails delivery, abandoning its key
+        }
+        let crashed = await h.pass(failPoints: FailPoints([point: .crash], crashByThrowing: true))
+        #expect(crashed.outcome == .interrupted, "\(point): \(crashed.message)")
+        #expect(h.zoneKeys.count <= 2, "\(point): never more keys than the limit")
+        // Restart (no fail points), possibly after a retry back-off.
+        var result = await h.pass()
+        if result.outcome == .failed || result.outcome == .waiting {
+            h.clock.set(max(h.clock.now(), result.nextCheck ?? h.clock.now()))
+            result = await h.pass()
+        }
+        #expect(result.outcome == .changed || result.outcome == .idle, "\(point): \(result.message)")
+        let violations = try await h.invariantViolations()
+        #expect(violations.isEmpty, "\(point): \(violations)")
+        #expect(try h.count(.rotationCompleted) == 3, "\(point): the rotation completed once")
+        if ["after:create", "after:created", "after:verify", "after:deliver"].contains(point) {
+            #expect(try h.count(.keyAbandoned) >= 1, "\(point): the key whose secret was lost is abandoned")
+        }
+        if ["after:delivered", "after:promote"].contains(point) {
+            #expect(try h.count(.keyAbandoned) == 0, "\(point): a delivered key is resumed, not abandoned")
+            #expect(try h.count(.keyCreated) == 3)
+        }
+    }
+
+    @Test(
+        "crash right after disabling a key (before the journal records it), then resume",
+        arguments: ["after:disable", "after:delete"]
+    )
+    func crashDuringMaintenance(point: String) async throws {
+        let h = try RotationHarness()
+        await h.pass()
+        await h.pass(RotationRequest(trigger: .manual, reason: nil))
+        h.advance(days: 1.1)
+        if point == "after:delete" {
+            await h.pass()  // disable after grace
+            h.advance(days: 7.1)
+        }
+        let crashed = await h.pass(failPoints: FailPoints([point: .crash], crashByThrowing: true))
+        #expect(crashed.outcome == .interrupted)
+        await h.pass()
+        let records = try h.store.keys(policy: "test")
+        if point == "after:disable" {
+            #expect(records.contains { $0.role == .previous && $0.disabledByUs && $0.intent == nil })
+            #expect(try h.count(.keyDisabled) == 1)
+        } else {
+            #expect(records.contains { $0.role == .deleted })
+            #expect(try h.count(.keyDeleted) == 1)
+        }
+        #expect(try await h.invariantViolations().isEmpty)
+    }
+
+    @Test("a rotation interrupted over and over is given up after a bounded number of attempts")
+    func crashLoop() async throws {
+        let h = try RotationHarness()
+        await h.pass()
+        h.advance(days: 61)
+        for _ in 0..<6 {
+            _ = await h.pass(failPoints: FailPoints(["after:created": .crash], crashByThrowing: true))
+        }
+        let result = await h.pass()
+        #expect(try h.count(.rotationFailed) >= 1 || result.outcome == .changed)
+        #expect(h.zoneKeys.count <= 2)
+    }
+
+    @Test("a shutdown request stops before creating a key; the rotation resumes on the next start")
+    func gracefulShutdown() async throws {
+        let h = try RotationHarness()
+        await h.pass()
+        h.advance(days: 61)
+        let shutdown = ShutdownSignal()
+        shutdown.request()
+        let stopped = await h.runner(shutdown: shutdown).pass()
+        #expect(stopped.outcome == .interrupted)
+        #expect(try h.count(.keyCreated) == 1)
+        await h.pass()
+        #expect(try h.count(.rotationCompleted) == 2)
+    }
+}

@@ -1,0 +1,316 @@
+import CloudEmulator
+import Foundation
+import Logging
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+import SCIMRotatorTesting
+import Testing
+
+@Suite("The rotation protocol against the emulator")
+struct RotationProtocolTests {
+    @Test("an empty zone gets a key: create, verify, deliver, promote, journaled in order")
+    func firstRotation() async throws {
+        let h = try RotationHarness()
+        let result = await h.pass()
+        #expect(result.outcome == .changed)
+        let kinds = try h.store.events(EventFilter()).map(\.kind)
+        #expect(
+            kinds == [
+                "rotation.started", "key.created", "key.verified", "key.delivered", "key.promoted",
+                "rotation.completed",
+            ]
+        )
+        #expect(h.zoneKeys.count == 1)
+        #expect(h.sink.latest?.keyId == h.zoneKeys.first?.id)
+        #expect(try await h.invariantViolations().isEmpty)
+        let second = await h.pass()
+        #expect(second.outcome == .idle)
+        #expect(second.nextCheck == h.zoneKeys[0].expiresAt.addingTimeInterval(-30 * 86_400))
+    }
+
+    @Test("first contact adopts the newest enabled unexpired key instead of rotating")
+    func adoption() async throws {
+        let h = try RotationHarness()
+        h.seedKey(ageDays: 100)
+        let newest = h.seedKey(ageDays: 10)
+        h.seedKey(ageDays: 5, status: .disabled)
+        await h.pass()
+        let adopted = try h.events(.keyAdopted)
+        #expect(adopted.map(\.keyId) == [newest.id])
+        #expect(try h.count(.rotationStarted) == 0)
+        #expect(try h.store.keys(policy: "test").first { $0.role == .current }?.keyId == newest.id)
+    }
+
+    @Test("a simulated year: 7 keys created, 6 disabled after grace, 5 deleted, never a zone without a usable key")
+    func year() async throws {
+        let h = try RotationHarness {
+            $0.rotation.gracePeriod = .hours(24)
+            $0.rotation.deleteAfter = .days(7)
+        }
+        let end = h.clock.now().addingTimeInterval(365 * 86_400)
+        let scheduler = Scheduler(
+            configuration: .init(concurrency: 1, resync: 86_400),
+            clock: h.clock,
+            logger: .init(label: "t"),
+            loadPolicies: { [h.policy] },
+            runPass: { _ in await h.runner().pass() }
+        )
+        let (signals, _) = AsyncStream.makeStream(of: SchedulerSignal.self)
+        let began = Date()
+        try await scheduler.run(signals: signals, until: end)
+        #expect(Date().timeIntervalSince(began) < 20, "virtual time: no real sleeping")
+        #expect(try h.count(.keyCreated) == 7)
+        #expect(try h.count(.rotationCompleted) == 7)
+        #expect(try h.count(.keyDisabled) == 6)
+        #expect(try h.count(.keyDeleted) == 5)
+        #expect(try h.count(.rotationFailed) == 0)
+        #expect(h.zoneKeys.count == 2)
+        #expect(try await h.invariantViolations().isEmpty)
+        // The identity provider always held a usable key: each delivery happened before its predecessor expired.
+        let created = try h.events(.keyCreated).compactMap { $0.date }
+        for (a, b) in zip(created, created.dropFirst()) { #expect(b.timeIntervalSince(a) <= 61 * 86_400) }
+    }
+
+    @Test("the previous key stays enabled for the grace period, then is disabled, then deleted after deleteAfter")
+    func graceAndDelete() async throws {
+        let h = try RotationHarness {
+            $0.rotation.gracePeriod = .hours(24)
+            $0.rotation.deleteAfter = .days(7)
+        }
+        await h.pass()
+        let first = h.zoneKeys[0].id
+        await h.pass(RotationRequest(trigger: .manual, reason: "test"))
+        #expect(h.zoneKeys.first { $0.id == first }?.status == .enabled, "in grace")
+        h.advance(days: 0.5)
+        await h.pass()
+        #expect(h.zoneKeys.first { $0.id == first }?.status == .enabled, "still in grace")
+        h.advance(days: 0.6)
+        let result = await h.pass()
+        #expect(result.outcome == .changed)
+        #expect(h.zoneKeys.first { $0.id == first }?.status == .disabled)
+        h.advance(days: 6.9)
+        await h.pass()
+        #expect(h.zoneKeys.contains { $0.id == first })
+        h.advance(days: 0.2)
+        await h.pass()
+        #expect(!h.zoneKeys.contains { $0.id == first })
+        #expect(try await h.invariantViolations().isEmpty)
+    }
+
+    @Test("deleteAfter: never keeps disabled keys")
+    func neverDelete() async throws {
+        let h = try RotationHarness { $0.rotation.deleteAfter = nil }
+        await h.pass()
+        await h.pass(RotationRequest(trigger: .manual, reason: nil))
+        h.advance(days: 1.1)
+        await h.pass()  // the previous key is disabled after the grace period
+        #expect(h.zoneKeys.contains { $0.status == .disabled })
+        h.advance(days: 50)
+        await h.pass()
+        #expect(try h.count(.keyDeleted) == 0)
+        #expect(h.zoneKeys.contains { $0.status == .disabled })
+    }
+
+    @Test("maxAge rotates before expiry calls for it")
+    func maxAge() async throws {
+        let h = try RotationHarness { $0.rotation.maxAge = .days(20) }
+        await h.pass()
+        h.advance(days: 19)
+        await h.pass()
+        #expect(try h.count(.rotationCompleted) == 1)
+        h.advance(days: 1.01)
+        await h.pass()
+        #expect(try h.count(.rotationCompleted) == 2)
+    }
+
+    @Test("a current key disabled or deleted outside the tool is replaced at once")
+    func currentLost() async throws {
+        let h = try RotationHarness()
+        await h.pass()
+        let key = h.zoneKeys[0].id
+        try await h.provider().setStatus(of: key, to: .disabled)
+        await h.pass()
+        #expect(try h.count(.rotationCompleted) == 2)
+        let current = try h.store.keys(policy: "test").first { $0.role == .current }!.keyId
+        _ = try await h.provider().deleteKey(current)
+        await h.pass()
+        #expect(try h.count(.keyVanished) == 1)
+        #expect(try h.count(.rotationCompleted) == 3)
+        #expect(try await h.invariantViolations().isEmpty)
+    }
+}
+
+@Suite("The key limit")
+struct KeyLimitTests {
+    @Test("at the limit, the oldest safe key is retired first (disabled before expired before oldest)")
+    func retiresSafeKey() async throws {
+        let h = try RotationHarness()
+        let older = h.seedKey(ageDays: 200)
+        await h.pass()  // adopts... the only usable key
+        let newest = h.seedKey(ageDays: 1, status: .disabled)
+        h.advance(days: 150)  // the adopted key is due
+        await h.pass()
+        let retired = try h.events(.keyRetired)
+        #expect(retired.map(\.keyId) == [newest.id], "the disabled key goes first")
+        #expect(try h.count(.rotationCompleted) == 1)
+        #expect(h.zoneKeys.contains { $0.id == older.id }, "the current key is never retired")
+        #expect(try await h.invariantViolations().isEmpty)
+    }
+
+    @Test("with no safe candidate the rotation is blocked, naming the keys")
+    func blocked() async throws {
+        let h = try RotationHarness { $0.keyLimit = 1 }
+        let only = h.seedKey(ageDays: 350)
+        let result = await h.pass()
+        #expect(result.outcome == .blocked)
+        #expect(result.message.contains(only.id))
+        #expect(try h.count(.rotationBlocked) == 1)
+        #expect(h.zoneKeys.map(\.id) == [only.id])
+        let state = try h.store.policyState(policy: "test")
+        #expect(state.blocked && state.failures == 1 && state.nextAttemptAt != nil)
+    }
+
+    @Test("a racing console key: LimitExceeded, list again, retire one more, retry once")
+    func racingConsoleKey() async throws {
+        let h = try RotationHarness()
+        await h.pass()
+        h.advance(days: 61)
+        try await TestAdmin.fault(h, ["action": "CreateSCIMCredential", "consoleAddKey": true])
+        let result = await h.pass()
+        #expect(result.outcome == .changed, "\(result.message)")
+        #expect(try h.count(.keyRetired) == 1)
+        #expect(try h.count(.rotationCompleted) == 2)
+        #expect(h.zoneKeys.count <= 2)
+        #expect(try await h.invariantViolations().isEmpty)
+    }
+
+    @Test("a console user who keeps adding keys blocks the rotation instead of looping")
+    func persistentConsole() async throws {
+        let h = try RotationHarness()
+        await h.pass()
+        h.advance(days: 61)
+        try await TestAdmin.fault(h, ["action": "CreateSCIMCredential", "consoleAddKey": true, "times": 5])
+        let result = await h.pass()
+        #expect(result.outcome == .blocked)
+        #expect(h.zoneKeys.count <= 2)
+    }
+}
+
+@Suite("Emergency rotation")
+struct EmergencyTests {
+    @Test("disables every other key at once, no grace; --delete-old deletes them")
+    func emergency() async throws {
+        let h = try RotationHarness()
+        await h.pass()
+        let leaked = h.zoneKeys[0].id
+        await h.pass(RotationRequest(trigger: .emergency, reason: "leaked in a ticket"))
+        #expect(h.zoneKeys.first { $0.id == leaked }?.status == .disabled)
+        let disabled = try h.events(.keyDisabled)
+        #expect(disabled.first?.actor == "emergency")
+        await h.pass(RotationRequest(trigger: .emergency, reason: "again", deleteOld: true))
+        #expect(h.zoneKeys.count == 1)
+        #expect(try await h.invariantViolations().isEmpty)
+    }
+
+    @Test("at the limit with no other candidate, the compromised key is retired first and the gap recorded")
+    func emergencyAtLimit() async throws {
+        let h = try RotationHarness { $0.keyLimit = 1 }
+        await h.pass()
+        let leaked = h.zoneKeys[0].id
+        let normal = await h.pass(RotationRequest(trigger: .manual, reason: nil))
+        #expect(normal.outcome == .blocked, "a normal rotation never retires the current key")
+        let result = await h.pass(RotationRequest(trigger: .emergency, reason: "leaked"))
+        #expect(result.outcome == .changed, "\(result.message)")
+        let retired = try h.events(.keyRetired)
+        #expect(retired.map(\.keyId) == [leaked])
+        #expect(retired.first?.detail?.contains("syncGap") == true)
+        #expect(h.zoneKeys.count == 1 && h.zoneKeys[0].id != leaked)
+        #expect(try await h.invariantViolations().isEmpty)
+    }
+}
+
+@Suite("Failures")
+struct FailureTests {
+    @Test("a failing sink: nothing promoted, the old key stays current, the new key is abandoned, a retry is scheduled")
+    func deliveryFails() async throws {
+        let h = try RotationHarness()
+        await h.pass()
+        let current = h.zoneKeys[0].id
+        h.sink.failNext(1)
+        h.advance(days: 61)
+        let result = await h.pass()
+        #expect(result.outcome == .failed)
+        #expect(try h.count(.keyAbandoned) == 1)
+        #expect(h.zoneKeys.map(\.id) == [current])
+        #expect(try h.store.keys(policy: "test").first { $0.role == .current }?.keyId == current)
+        let state = try h.store.policyState(policy: "test")
+        #expect(state.failures == 1)
+        #expect(result.nextCheck == h.clock.now().addingTimeInterval(300))
+        // Back-off: not retried before nextAttemptAt, then succeeds.
+        let waiting = await h.pass()
+        #expect(waiting.outcome == .waiting)
+        h.advance(days: 0.01)
+        let retried = await h.pass()
+        #expect(retried.outcome == .changed)
+        #expect(try h.store.policyState(policy: "test").failures == 0)
+        #expect(try await h.invariantViolations().isEmpty)
+    }
+
+    @Test("a key that fails verification is never handed to anyone")
+    func verifyFails() async throws {
+        let h = try RotationHarness { $0.verify.scimURL = URL(string: "http://127.0.0.1:9/not-scim")! }
+        let result = await h.pass()
+        #expect(result.outcome == .failed)
+        #expect(result.message.contains("verify"))
+        #expect(h.sink.delivered.isEmpty)
+        #expect(h.zoneKeys.isEmpty)
+        #expect(try h.count(.keyAbandoned) == 1)
+    }
+
+    @Test("consecutive failures back off exponentially and flag the policy stuck")
+    func stuck() async throws {
+        let h = try RotationHarness { $0.rotation.stuckAfter = 3 }
+        var delays: [Double] = []
+        for _ in 0..<4 {
+            h.sink.failNext(1)
+            let result = await h.pass()
+            delays.append(result.nextCheck!.timeIntervalSince(h.clock.now()))
+            h.clock.set(result.nextCheck!)
+        }
+        #expect(delays == [300, 600, 1_200, 2_400])
+        #expect(try h.store.policyState(policy: "test").stuck)
+        #expect(try h.count(.policyStuck) == 1)
+        let plan = Planner.plan(
+            PlanInput(
+                policy: h.policy,
+                observed: h.zoneKeys,
+                keys: try h.store.keys(policy: "test"),
+                state: try h.store.policyState(policy: "test"),
+                now: h.clock.now()
+            )
+        )
+        #expect(plan.warnings.contains { $0.contains("stuck") })
+    }
+
+    @Test("a lost Create reply: the orphan is abandoned and one key is created, never a third")
+    func lostReply() async throws {
+        let h = try RotationHarness()
+        await h.pass()
+        h.advance(days: 61)
+        try await TestAdmin.fault(h, ["action": "CreateSCIMCredential", "drop": "after"])
+        let result = await h.pass()
+        #expect(result.outcome == .changed, "\(result.message)")
+        #expect(try h.count(.keyAbandoned) == 1)
+        #expect(h.zoneKeys.count == 2)
+        #expect(try await h.invariantViolations().isEmpty)
+    }
+}
+
+enum TestAdmin {
+    static func fault(_ h: RotationHarness, _ body: [String: Any]) async throws {
+        let request = HTTPRequestBuilder.post("http://127.0.0.1:9/_emulator/faults", body)
+        _ = try await h.transport.send(request)
+    }
+}

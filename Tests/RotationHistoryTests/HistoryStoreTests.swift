@@ -1,0 +1,186 @@
+import Foundation
+import RotationHistory
+import SCIMRotatorCore
+import Testing
+
+@Suite("The history database")
+struct HistoryStoreTests {
+    static func temporaryPath() -> String {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("history-\(UUID())")
+        try? FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory.appendingPathComponent("h.sqlite").path
+    }
+
+    func event(_ kind: EventKind, policy: String = "p", key: String? = nil) -> NewEvent {
+        NewEvent(
+            policy: policy,
+            provider: .tencent,
+            zone: "z-aaaaaaaaaaaa",
+            kind: kind,
+            keyId: key,
+            actor: .scheduler,
+            reason: "r",
+            detail: ["a": "b"]
+        )
+    }
+
+    @Test("events are chained and the chain verifies")
+    func chain() throws {
+        let store = try SQLiteHistoryStore()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        for index in 0..<20 {
+            try store.commit(
+                JournalWrite(events: [event(.keyCreated, key: "k\(index)")]),
+                at: start.addingTimeInterval(Double(index))
+            )
+        }
+        let events = try store.events(EventFilter())
+        #expect(events.count == 20)
+        #expect(events[0].prevHash == "")
+        for (a, b) in zip(events, events.dropFirst()) { #expect(b.prevHash == a.hash) }
+        #expect(try store.verifyChain() == ChainVerification(checked: 20, firstBroken: nil))
+    }
+
+    @Test("the table is append-only, and an edited or deleted row is found by audit")
+    func tamper() throws {
+        let path = Self.temporaryPath()
+        let store = try SQLiteHistoryStore(path: path)
+        for index in 0..<5 {
+            try store.commit(JournalWrite(events: [event(.keyCreated, key: "k\(index)")]), at: Date())
+        }
+        #expect(throws: (any Error).self) { try store.unsafeExecute("UPDATE events SET reason = 'x' WHERE seq = 3") }
+        #expect(throws: (any Error).self) { try store.unsafeExecute("DELETE FROM events WHERE seq = 3") }
+        // Someone with the file drops the trigger and edits a row.
+        try store.unsafeExecute("DROP TRIGGER events_no_update; UPDATE events SET keyId = 'other' WHERE seq = 3")
+        let edited = try store.verifyChain()
+        #expect(edited.firstBroken?.seq == 3)
+        #expect(edited.firstBroken?.problem.contains("edited") == true)
+        let again = try SQLiteHistoryStore(path: Self.temporaryPath())
+        for index in 0..<5 {
+            try again.commit(JournalWrite(events: [event(.keyCreated, key: "k\(index)")]), at: Date())
+        }
+        try again.unsafeExecute("DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq = 2")
+        #expect(try again.verifyChain().firstBroken?.seq == 3)
+    }
+
+    @Test("filters: policy, kinds, time range, most recent N")
+    func filters() throws {
+        let store = try SQLiteHistoryStore()
+        let start = Date(timeIntervalSince1970: 1_800_000_000)
+        for index in 0..<10 {
+            try store.commit(
+                JournalWrite(events: [event(index % 2 == 0 ? .keyCreated : .keyDeleted, policy: index < 5 ? "a" : "b")]
+                ),
+                at: start.addingTimeInterval(Double(index) * 60)
+            )
+        }
+        #expect(try store.events(EventFilter(policy: "a")).count == 5)
+        #expect(try store.events(EventFilter(kinds: ["key.deleted"])).count == 5)
+        #expect(
+            try store.events(EventFilter(since: start.addingTimeInterval(120), until: start.addingTimeInterval(300)))
+                .map(\.seq) == [3, 4, 5]
+        )
+        #expect(try store.events(EventFilter(limit: 3)).map(\.seq) == [8, 9, 10])
+    }
+
+    @Test("journal records round-trip")
+    func journal() throws {
+        let store = try SQLiteHistoryStore()
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        var rotation = RotationRecord(
+            policy: "p",
+            provider: .tencent,
+            zone: "z",
+            trigger: .manual,
+            reason: "why",
+            oldKeyId: "k0",
+            now: now
+        )
+        rotation.state = .creating
+        var key = KeyRecord(policy: "p", keyId: "k1", role: .pending, firstSeen: now)
+        key.intent = .abandon
+        var state = PolicyState(policy: "p")
+        state.failures = 2
+        try store.commit(JournalWrite(rotation: rotation, keys: [key], policyState: state), at: now)
+        #expect(try store.activeRotation(policy: "p") == rotation)
+        #expect(try store.keys(policy: "p") == [key])
+        #expect(try store.policyState(policy: "p") == state)
+        rotation.state = .completed
+        try store.commit(JournalWrite(rotation: rotation), at: now)
+        #expect(try store.activeRotation(policy: "p") == nil)
+    }
+
+    @Test("the fingerprint key is random per database and stable across opens")
+    func fingerprintKey() throws {
+        let path = Self.temporaryPath()
+        let first = try SQLiteHistoryStore(path: path).fingerprintKey()
+        let reopened = try SQLiteHistoryStore(path: path).fingerprintKey()
+        let other = try SQLiteHistoryStore(path: Self.temporaryPath()).fingerprintKey()
+        let secret = Secret("token-value")
+        #expect(secret.fingerprint(key: first) == secret.fingerprint(key: reopened))
+        #expect(secret.fingerprint(key: first) != secret.fingerprint(key: other))
+    }
+
+    @Test("bad databases give a clear message")
+    func badDatabases() throws {
+        let missingDirectory = "/nonexistent-\(UUID())/h.sqlite"
+        let noDirectory = #expect(throws: HistoryError.self) { try SQLiteHistoryStore(path: missingDirectory) }
+        #expect(noDirectory?.description.contains("does not exist") == true)
+
+        let corrupt = Self.temporaryPath()
+        try Data(repeating: 0x42, count: 4_096).write(to: URL(fileURLWithPath: corrupt))
+        let corrupted = #expect(throws: HistoryError.self) { try SQLiteHistoryStore(path: corrupt) }
+        #expect(corrupted?.description.contains("corrupted") == true)
+
+        let newer = Self.temporaryPath()
+        let store = try SQLiteHistoryStore(path: newer)
+        try store.unsafeExecute("INSERT INTO grdb_migrations (identifier) VALUES ('v99')")
+        let superseded = #expect(throws: HistoryError.self) { try SQLiteHistoryStore(path: newer) }
+        #expect(superseded?.description.contains("newer scim-rotator") == true)
+
+        let absent = #expect(throws: HistoryError.self) {
+            try SQLiteHistoryStore(path: Self.temporaryPath() + ".none", readOnly: true)
+        }
+        #expect(absent?.description.contains("no history database") == true)
+    }
+
+    @Test("a database locked by another writer waits, then says so")
+    func locked() async throws {
+        let path = Self.temporaryPath()
+        _ = try SQLiteHistoryStore(path: path)
+        let holder = try SQLiteHistoryStore(path: path, busyTimeout: 0.2)
+        let waiter = try SQLiteHistoryStore(path: path, busyTimeout: 0.2)
+        // Another process holds the write lock for a while: a write followed by a long query in one transaction.
+        let holding = Task.detached {
+            try holder.unsafeExecute(
+                "INSERT INTO meta (key, value) VALUES ('x', 'y'); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 6000000) SELECT count(*) FROM c"
+            )
+        }
+        try await Task.sleep(nanoseconds: 150_000_000)
+        let error = #expect(throws: HistoryError.self) {
+            try waiter.commit(
+                JournalWrite(events: [
+                    NewEvent(policy: "p", provider: .tencent, zone: "z", kind: .keyCreated, actor: .manual)
+                ]),
+                at: Date()
+            )
+        }
+        #expect(error?.description.contains("locked") == true)
+        try await holding.value
+    }
+
+    @Test("a lock file is exclusive between holders and released with its holder")
+    func fileLock() throws {
+        let path = Self.temporaryPath() + ".lock"
+        var first: FileLock? = try FileLock.acquire(path: path).get()
+        let second = try FileLock.acquire(path: path, wait: 0.1)
+        guard case .failure(let held) = second else {
+            Issue.record("a second holder got the lock")
+            return
+        }
+        #expect(held.pid == getpid())
+        #expect(first != nil)
+        first = nil
+        #expect((try? FileLock.acquire(path: path).get()) != nil)
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+import RotationHistory
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("The scim-rotator command line, end to end", .serialized)
+struct CLITests {
+    @Test(
+        "every command's --help teaches its options",
+        arguments: [
+            (["--help"], "emulator"), (["daemon", "--help"], "SIGHUP"), (["reconcile", "--help"], "Exit status"),
+            (["rotate", "--help"], "--emergency"), (["plan", "--help"], "--at"), (["status", "--help"], "--format"),
+            (["history", "--help"], "--event"), (["audit", "verify", "--help"], "hash chain"),
+            (["policy", "check", "--help"], "rotateBefore"), (["sync", "--help"], "enable"),
+            (["demo", "--help"], "--speed"),
+            (["emulator", "--help"], "--port"),
+        ]
+    )
+    func help(arguments: [String], phrase: String) throws {
+        let output = try CLI.run(arguments)
+        #expect(output.status == 0)
+        #expect(output.stdout.contains(phrase), "\(arguments): \(output.stdout)")
+        #expect(
+            output.stdout.contains("--policies") || arguments.first == "emulator" || arguments.first == "demo"
+                || arguments == ["--help"] || arguments == ["sync", "--help"]
+        )
+    }
+
+    @Test("reconcile, status, history, audit verify against an emulator; an edited row fails the audit")
+    func fullCycle() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        let reconcile = try CLI.run(["reconcile"] + work.common, environment: emulator.environment)
+        #expect(reconcile.status == 0, "\(reconcile.stderr)")
+        let token = try String(contentsOfFile: work.token, encoding: .utf8)
+        #expect(try emulator.scimStatus(token: token) == 200)
+        #expect(!reconcile.stdout.contains(token) && !reconcile.stderr.contains(token))
+        let status = try CLI.run(["status", "--format", "json"] + work.common, environment: emulator.environment)
+        #expect(status.status == 0)
+        #expect(status.stdout.contains("\"role\" : \"current\""))
+        let history = try CLI.run(["history", "--format", "csv"] + work.common)
+        #expect(history.stdout.split(separator: "\n").count == 7, "\(history.stdout)")
+        #expect(!history.stdout.contains(token))
+        #expect(try CLI.run(["audit", "verify"] + work.common).status == 0)
+        let store = try SQLiteHistoryStore(path: work.db)
+        try store.unsafeExecute("DROP TRIGGER events_no_update; UPDATE events SET reason = 'edited' WHERE seq = 2")
+        let audit = try CLI.run(["audit", "verify"] + work.common)
+        #expect(audit.status == 1)
+        #expect(audit.stderr.contains("record #2"))
+    }
+
+    @Test("invalid policies stop everything with the file, line and fix")
+    func invalidPolicy() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator, extra: "  rotateBefor: 10d")
+        try "provider: tencent\nzone: z-demo00000001\nrotation:\n  rotateBefor: 10d\n".write(
+            toFile: work.policies + "/test.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        let check = try CLI.run(["policy", "check"] + work.common)
+        #expect(check.status == 1)
+        #expect(
+            check.stderr.contains(
+                "test.yaml:4: rotation.rotateBefor: unknown key `rotateBefor`, did you mean `rotateBefore`?"
+            )
+        )
+        let reconcile = try CLI.run(["reconcile"] + work.common, environment: emulator.environment)
+        #expect(reconcile.status == 2)
+        #expect(!FileManager.default.fileExists(atPath: work.db), "nothing ran")
+    }
+
+    @Test("a missing access key names the variable, and reconcile fails")
+    func missingCredentials() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        let output = try CLI.run(
+            ["reconcile"] + work.common,
+            environment: ["TENCENTCLOUD_SECRET_ID": "", "TENCENTCLOUD_SECRET_KEY": ""]
+        )
+        #expect(output.status == 1)
+        #expect(output.stdout.contains("TENCENTCLOUD_SECRET_ID"))
+    }
+
+    @Test(
+        "kill -9 in the create→deliver gap, then reconcile: the orphan is abandoned, never a third key",
+        arguments: ["after:create=crash", "after:created=pause", "after:verify=pause"]
+    )
+    func killNine(failPoint: String) throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        #expect(try CLI.run(["rotate", "test"] + work.common, environment: emulator.environment).status == 0)  // at the limit now
+        var environment = emulator.environment
+        environment["SCIM_ROTATOR_FAILPOINTS"] = failPoint
+        let (process, _, err) = CLI.process(["rotate", "test"] + work.common, environment: environment)
+        try process.run()
+        if failPoint.hasSuffix("pause") {
+            var seen = Data()
+            while !String(decoding: seen, as: UTF8.self).contains("paused at fail point") {
+                let chunk = err.fileHandleForReading.availableData
+                if chunk.isEmpty { break }
+                seen.append(chunk)
+            }
+            kill(process.processIdentifier, SIGKILL)
+        }
+        process.waitUntilExit()
+        #expect(process.terminationReason == .uncaughtSignal && process.terminationStatus == SIGKILL)
+        #expect(try emulator.zoneKeys().count <= 2)
+        let again = try CLI.run(["reconcile"] + work.common, environment: emulator.environment)
+        #expect(again.status == 0, "\(again.stdout) \(again.stderr)")
+        let keys = try emulator.zoneKeys()
+        #expect(keys.count <= 2)
+        let token = try String(contentsOfFile: work.token, encoding: .utf8)
+        #expect(try emulator.scimStatus(token: token) == 200, "the delivered key works")
+        let history = try CLI.run(["history", "--format", "csv", "--event", "key.abandoned"] + work.common)
+        #expect(history.stdout.contains("key.abandoned"))
+        #expect(try CLI.run(["audit", "verify"] + work.common).status == 0)
+    }
+
+    @Test("a second daemon on the same database refuses to start; SIGHUP reloads; SIGTERM exits 0")
+    func daemons() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        let (first, _, firstErr) = CLI.process(["daemon"] + work.common, environment: emulator.environment)
+        try first.run()
+        var log = ""
+        let deadline = Date().addingTimeInterval(20)
+        while !log.contains("rotation.completed"), Date() < deadline {
+            log += String(decoding: firstErr.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        #expect(log.contains("rotation.completed"))
+        let second = try CLI.run(["daemon"] + work.common, environment: emulator.environment)
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("already running"))
+        kill(first.processIdentifier, SIGHUP)
+        while !log.contains("policies reloaded"), Date() < deadline {
+            log += String(decoding: firstErr.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        #expect(log.contains("policies reloaded"))
+        first.terminate()
+        first.waitUntilExit()
+        #expect(first.terminationReason == .exit && first.terminationStatus == 0)
+    }
+
+    @Test("rotate --emergency needs a reason; --delete-old needs --emergency")
+    func rotateArguments() throws {
+        #expect(try CLI.run(["rotate", "x", "--emergency"]).stderr.contains("--emergency needs --reason"))
+        #expect(
+            try CLI.run(["rotate", "x", "--delete-old"]).stderr.contains("--delete-old only goes with --emergency")
+        )
+    }
+}
