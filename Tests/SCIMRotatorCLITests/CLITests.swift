@@ -93,7 +93,8 @@ struct CLITests {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
         #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
-        #expect(try CLI.run(["rotate", "test"] + work.common, environment: emulator.environment).status == 0)  // at the limit now
+        // A second key: the zone is at the limit.
+        #expect(try CLI.run(["rotate", "test"] + work.common, environment: emulator.environment).status == 0)
         var environment = emulator.environment
         environment["SCIM_ROTATOR_FAILPOINTS"] = failPoint
         let (process, _, err) = CLI.process(["rotate", "test"] + work.common, environment: environment)
