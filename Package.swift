@@ -47,11 +47,17 @@ let package = Package(
             dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // Alibaba Cloud CloudSSO SCIM credentials: ACS3 (and RPC v1) signing, client, provider.
+        .target(
+            name: "AlibabaCloudSSO",
+            dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // The local emulator of both clouds, their SCIM endpoints and an admin API (Hummingbird).
         .target(
             name: "CloudEmulator",
             dependencies: [
-                "SCIMRotatorCore", "Transport", "TencentCIC",
+                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -97,8 +103,8 @@ let package = Package(
         .target(
             name: "SCIMRotatorTesting",
             dependencies: [
-                "SCIMRotatorCore", "Transport", "TencentCIC", "CloudEmulator", "RotationPolicy", "RotationHistory",
-                "Delivery", "RotationEngine",
+                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudEmulator", "RotationPolicy",
+                "RotationHistory", "Delivery", "RotationEngine",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -107,8 +113,8 @@ let package = Package(
         .target(
             name: "SCIMRotatorCLI",
             dependencies: [
-                "SCIMRotatorCore", "Transport", "TencentCIC", "CloudEmulator", "RotationPolicy", "RotationHistory",
-                "Delivery", "RotationEngine",
+                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudEmulator", "RotationPolicy",
+                "RotationHistory", "Delivery", "RotationEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -152,6 +158,12 @@ let package = Package(
         .testTarget(
             name: "SCIMRotatorCLITests",
             dependencies: ["scim-rotator", "RotationHistory"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "AlibabaCloudSSOTests",
+            dependencies: ["AlibabaCloudSSO", "CloudEmulator", "SCIMRotatorCore", "Transport"],
+            resources: [.copy("Fixtures")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -88,7 +88,8 @@ extension Emulator {
                 "calls": w.calls,
                 "settings": [
                     "keyLimit": w.keyLimit, "rateLimit": w.rateLimit, "latencyMs": w.latencyMs,
-                    "signatureSkewSeconds": w.signatureSkew,
+                    "signatureSkewSeconds": w.signatureSkew, "alibabaRateLimit": w.alibabaRateLimit,
+                    "alibabaLimitCode": w.alibabaLimitCode, "alibabaLimitStatus": w.alibabaLimitStatus,
                 ],
             ]
         }
@@ -256,6 +257,8 @@ extension Emulator {
             if let value = body["alibabaRateLimit"] as? Int { w.alibabaRateLimit = value }
             if let value = body["keyLimit"] as? Int { w.keyLimit = value }
             if let value = body["signatureSkewSeconds"] as? Double { w.signatureSkew = value }
+            if let value = body["alibabaLimitCode"] as? String { w.alibabaLimitCode = value }
+            if let value = body["alibabaLimitStatus"] as? Int { w.alibabaLimitStatus = value }
         }
         return Self.json(status: 200, state()["settings"] ?? [:])
     }

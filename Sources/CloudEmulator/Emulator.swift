@@ -31,6 +31,9 @@ public final class Emulator: Sendable {
         world.keyLimit = configuration.keyLimit ?? 2
         world.rateLimit = configuration.rateLimit ?? 20
         world.latencyMs = configuration.latencyMs ?? 0
+        world.alibabaLimitCode = configuration.alibabaLimitCode ?? world.alibabaLimitCode
+        world.alibabaRateLimit = configuration.alibabaRateLimit ?? world.alibabaRateLimit
+        world.alibabaLimitStatus = configuration.alibabaLimitStatus ?? world.alibabaLimitStatus
         let now = self.clock.now()
         for (provider, cloud) in [(ProviderKind.tencent, configuration.tencent), (.alibaba, configuration.alibaba)] {
             guard let cloud else { continue }
@@ -76,6 +79,9 @@ public final class Emulator: Sendable {
         if path == "/" {
             if request.header("X-TC-Action") != nil {
                 return await handleTencent(request)
+            }
+            if request.header("x-acs-action") != nil || Self.queryParameters(request.url)["Action"] != nil {
+                return await handleAlibaba(request)
             }
         }
         return .response(

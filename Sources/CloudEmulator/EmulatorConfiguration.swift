@@ -5,6 +5,11 @@ import Yams
 /// What the emulator serves at start-up: `scim-rotator emulator --config FILE` reads this from YAML or JSON.
 ///
 /// ```yaml
+/// alibaba:
+///   accounts:
+///     - {accessKeyId: LTAI5t..., accessKeySecret: ..., directories: [d-00fc2p61abcd]}
+///   directories:
+///     - {id: d-00fc2p61abcd, region: cn-shanghai}
 /// tencent:
 ///   accounts:
 ///     - {secretId: AKIDexample..., secretKey: ..., zones: [z-vft38p2hq8tq]}
@@ -13,6 +18,8 @@ import Yams
 /// keyLimit: 2            # keys per zone, disabled ones included
 /// rateLimit: 20          # requests per second per action per account (Tencent)
 /// latencyMs: 0           # added to every cloud API call
+/// alibabaLimitCode: LimitExceeded.SCIMCredential   # the (undocumented) code CloudSSO's limit answers with
+/// alibabaLimitStatus: 400
 /// ```
 public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     public struct Account: Sendable, Codable, Equatable {
@@ -27,6 +34,38 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
             self.secretKey = secretKey
             self.token = token
             self.zones = zones
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case secretId, secretKey, token, zones, directories, accessKeyId, accessKeySecret, securityToken
+        }
+
+        /// Tencent spells an access key `secretId`/`secretKey`; Alibaba `accessKeyId`/`accessKeySecret`, and its
+        /// zones are `directories`: both spellings are accepted.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            secretId =
+                try c.decodeIfPresent(String.self, forKey: .secretId)
+                ?? c.decodeIfPresent(String.self, forKey: .accessKeyId)
+            secretKey =
+                try c.decodeIfPresent(String.self, forKey: .secretKey)
+                ?? c.decodeIfPresent(String.self, forKey: .accessKeySecret)
+            token =
+                try c.decodeIfPresent(String.self, forKey: .token)
+                ?? c.decodeIfPresent(String.self, forKey: .securityToken)
+            zones =
+                try c.decodeIfPresent([String].self, forKey: .zones) ?? c.decodeIfPresent(
+                    [String].self,
+                    forKey: .directories
+                ) ?? []
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encodeIfPresent(secretId, forKey: .secretId)
+            try c.encodeIfPresent(secretKey, forKey: .secretKey)
+            try c.encodeIfPresent(token, forKey: .token)
+            try c.encode(zones, forKey: .zones)
         }
     }
 
@@ -64,6 +103,26 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
             self.accounts = accounts
             self.zones = zones
         }
+
+        enum CodingKeys: String, CodingKey {
+            case accounts, zones, directories
+        }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            accounts = try c.decodeIfPresent([Account].self, forKey: .accounts) ?? []
+            zones =
+                try c.decodeIfPresent([Zone].self, forKey: .zones) ?? c.decodeIfPresent(
+                    [Zone].self,
+                    forKey: .directories
+                ) ?? []
+        }
+
+        public func encode(to encoder: any Encoder) throws {
+            var c = encoder.container(keyedBy: CodingKeys.self)
+            try c.encode(accounts, forKey: .accounts)
+            try c.encode(zones, forKey: .zones)
+        }
     }
 
     public var tencent: Cloud?
@@ -71,6 +130,11 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     public var keyLimit: Int?
     public var rateLimit: Int?
     public var latencyMs: Int?
+    /// Alibaba: the error code and HTTP status the limit answers with (undocumented by the cloud).
+    public var alibabaLimitCode: String?
+    /// Alibaba: requests per second per action per account (documented 100).
+    public var alibabaRateLimit: Int?
+    public var alibabaLimitStatus: Int?
 
     public init(
         tencent: Cloud? = nil,
@@ -86,7 +150,7 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
         self.latencyMs = latencyMs
     }
 
-    /// The demo world: one Tencent zone with one demo access key.
+    /// The demo world: one Tencent zone and one Alibaba directory, each with one demo access key.
     public static let demo = EmulatorConfiguration(
         tencent: Cloud(
             accounts: [
@@ -97,6 +161,18 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
                 )
             ],
             zones: [Zone(id: DemoCredentials.tencentZone, name: "demo", syncStatus: .enabled)]
+        ),
+        alibaba: Cloud(
+            accounts: [
+                Account(
+                    secretId: DemoCredentials.alibabaAccessKeyId,
+                    secretKey: DemoCredentials.alibabaAccessKeySecret,
+                    zones: [DemoCredentials.alibabaDirectory]
+                )
+            ],
+            zones: [
+                Zone(id: DemoCredentials.alibabaDirectory, name: "demo", syncStatus: .enabled, region: "cn-shanghai")
+            ]
         )
     )
 
@@ -122,4 +198,7 @@ public enum DemoCredentials {
     public static let tencentZone = "z-demo00000001"
     public static let tencentSecretId = "AKIDemulatorDEMO00000000000000000000"
     public static let tencentSecretKey = "emulatorDEMOsecretKEY0000000000000"
+    public static let alibabaDirectory = "d-demo00000001"
+    public static let alibabaAccessKeyId = "LTAI5temulatorDEMO000000"
+    public static let alibabaAccessKeySecret = "emulatorDEMOalibabaSECRET0000000"
 }

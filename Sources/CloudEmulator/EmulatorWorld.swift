@@ -52,6 +52,8 @@ struct World: Sendable {
     var keyLimit = 2
     var rateLimit = 20
     var alibabaRateLimit = 100
+    var alibabaLimitCode = "LimitExceeded.SCIMCredential"
+    var alibabaLimitStatus = 400
     var latencyMs = 0
     /// Seconds added to the clock that request signatures are checked against (clock-skew faults).
     var signatureSkew: Double = 0

@@ -16,6 +16,7 @@ import SCIMRotatorCore
 /// - `drop`: close the connection without a reply, `before` running the action or `after` it (a lost reply).
 /// - `garble`: run the action, answer with broken JSON. `contentType`: run it, answer with that Content-Type.
 /// - `consoleAddKey` / `consoleDeleteKey`: before running the action, change the zone as a console user would.
+/// - `retryAfterMs` (Alibaba): sent as the `x-acs-retry-after` header with the error.
 struct Fault: Sendable, Codable {
     var id: Int?
     var provider: ProviderKind?
@@ -30,6 +31,8 @@ struct Fault: Sendable, Codable {
     var contentType: String?
     var consoleAddKey: Bool?
     var consoleDeleteKey: String?
+    /// Alibaba: sent as `x-acs-retry-after` (milliseconds) with the error.
+    var retryAfterMs: Int?
 
     enum DropMoment: String, Sendable, Codable {
         case before

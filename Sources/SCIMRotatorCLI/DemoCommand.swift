@@ -196,9 +196,25 @@ struct DemoWorld {
                 zones: tencentZones.map { .init(id: $0, name: $0, syncStatus: .enabled) }
             )
         }
-        for policy in policies where policy.provider == .tencent {
-            environment[policy.credentials.idEnv] = DemoCredentials.tencentSecretId
-            environment[policy.credentials.secretEnv] = DemoCredentials.tencentSecretKey
+        let alibabaZones = policies.filter { $0.provider == .alibaba }.map(\.zone)
+        if !alibabaZones.isEmpty {
+            configuration.alibaba = .init(
+                accounts: [
+                    .init(
+                        secretId: DemoCredentials.alibabaAccessKeyId,
+                        secretKey: DemoCredentials.alibabaAccessKeySecret,
+                        zones: alibabaZones
+                    )
+                ],
+                zones: alibabaZones.map { .init(id: $0, name: $0, syncStatus: .enabled, region: "cn-shanghai") }
+            )
+        }
+        for policy in policies {
+            let tencent = policy.provider == .tencent
+            environment[policy.credentials.idEnv] =
+                tencent ? DemoCredentials.tencentSecretId : DemoCredentials.alibabaAccessKeyId
+            environment[policy.credentials.secretEnv] =
+                tencent ? DemoCredentials.tencentSecretKey : DemoCredentials.alibabaAccessKeySecret
         }
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
     }

@@ -1,3 +1,4 @@
+import AlibabaCloudSSO
 import Delivery
 import Foundation
 import Logging
@@ -67,9 +68,17 @@ struct Wiring: Sendable {
             )
             return TencentCICProvider(client: client, zone: policy.zone, keyLimit: policy.keyLimit)
         case .alibaba:
-            throw PolicySetupError(
-                description: "policy \(policy.name): provider alibaba is not supported by this build"
+            let configuration = AlibabaCloudSSOConfiguration(
+                endpoint: endpointOverride ?? policy.endpoint,
+                region: policy.region
             )
+            let client = AlibabaCloudSSOClient(
+                configuration: configuration,
+                credentials: credentials,
+                transport: transport,
+                clock: clock
+            )
+            return AlibabaCloudSSOProvider(client: client, directory: policy.zone, keyLimit: policy.keyLimit)
         }
     }
 

@@ -1,3 +1,4 @@
+import AlibabaCloudSSO
 import CloudEmulator
 import Delivery
 import Foundation
@@ -59,15 +60,21 @@ public final class RotationHarness: Sendable {
         clock = VirtualClock(start: start)
         var configuration = EmulatorConfiguration.demo
         configuration.keyLimit = keyLimit
-        configuration.rateLimit = 0  // requests per real second: a virtual year runs thousands of them in seconds
+        // Requests per real second: a virtual year runs thousands of them in seconds.
+        configuration.rateLimit = 0
+        configuration.alibabaRateLimit = 0
         emulator = Emulator(configuration: configuration, clock: clock)
         store = try SQLiteHistoryStore()
         sink = MemorySink()
+        // Both clouds rotate at age 60 days: Tencent by a 90-day lifetime minus rotateBefore 30d, Alibaba (whose
+        // keys always live a year) by maxAge.
         var policy = Policy(
             name: "test",
             provider: kind,
-            zone: DemoCredentials.tencentZone,
-            rotation: RotationSettings(keyLifetime: .days(90), rotateBefore: .days(30))
+            zone: kind == .tencent ? DemoCredentials.tencentZone : DemoCredentials.alibabaDirectory,
+            rotation: kind == .tencent
+                ? RotationSettings(keyLifetime: .days(90), rotateBefore: .days(30))
+                : RotationSettings(rotateBefore: .days(30), maxAge: .days(60))
         )
         configure(&policy)
         self.policy = policy
@@ -75,25 +82,43 @@ public final class RotationHarness: Sendable {
 
     public var transport: EmulatorTransport { EmulatorTransport(emulator) }
 
+    /// The cloud's name for Create, for faults.
+    public var createAction: String {
+        policy.provider == .tencent ? "CreateSCIMCredential" : "CreateSCIMServerCredential"
+    }
+
     public func provider(
         retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: 0, maxDelay: 0)
     ) -> any SCIMKeyProvider {
-        let client = TencentCICClient(
-            configuration: TencentCICConfiguration(
-                endpoint: URL(string: "http://127.0.0.1:9")!,
-                timeout: 5,
-                retry: retry
-            ),
-            credentials: CloudCredentials(
-                accessKeyId: DemoCredentials.tencentSecretId,
-                secret: Secret(DemoCredentials.tencentSecretKey)
-            ),
-            transport: transport,
-            clock: clock,
-            rateLimiter: RateLimiter(limit: 0),
-            pause: { _ in }
-        )
-        return TencentCICProvider(client: client, zone: policy.zone, keyLimit: policy.keyLimit)
+        let endpoint = URL(string: "http://127.0.0.1:9")!
+        switch policy.provider {
+        case .tencent:
+            let client = TencentCICClient(
+                configuration: TencentCICConfiguration(endpoint: endpoint, timeout: 5, retry: retry),
+                credentials: CloudCredentials(
+                    accessKeyId: DemoCredentials.tencentSecretId,
+                    secret: Secret(DemoCredentials.tencentSecretKey)
+                ),
+                transport: transport,
+                clock: clock,
+                rateLimiter: RateLimiter(limit: 0),
+                pause: { _ in }
+            )
+            return TencentCICProvider(client: client, zone: policy.zone, keyLimit: policy.keyLimit)
+        case .alibaba:
+            let client = AlibabaCloudSSOClient(
+                configuration: AlibabaCloudSSOConfiguration(endpoint: endpoint, timeout: 5, retry: retry),
+                credentials: CloudCredentials(
+                    accessKeyId: DemoCredentials.alibabaAccessKeyId,
+                    secret: Secret(DemoCredentials.alibabaAccessKeySecret)
+                ),
+                transport: transport,
+                clock: clock,
+                rateLimiter: RateLimiter(limit: 0),
+                pause: { _ in }
+            )
+            return AlibabaCloudSSOProvider(client: client, directory: policy.zone, keyLimit: policy.keyLimit)
+        }
     }
 
     public func runner(

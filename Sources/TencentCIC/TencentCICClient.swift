@@ -64,7 +64,7 @@ public struct TencentCICClient: Sendable {
         self.transport = transport
         self.clock = clock
         self.rateLimiter = rateLimiter
-        self.pause = pause ?? { seconds in try await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000)) }
+        self.pause = pause ?? RetryPolicy.sleep
     }
 
     // MARK: Actions
@@ -163,17 +163,11 @@ public struct TencentCICClient: Sendable {
         async throws -> (T, requestId: String?)
     {
         let body = JSONParam.encodeObject(params)
-        var retry = 0
-        while true {
-            do {
-                return try await attempt(action, body: body)
-            } catch let error as ProviderError {
-                let safe = idempotent ? Self.retryable(error) : Self.provablyNotExecuted(error)
-                guard safe, retry + 1 < configuration.retry.maxAttempts else { throw error }
-                let delay = max(error.retryAfter ?? 0, configuration.retry.delay(beforeRetry: retry))
-                retry += 1
-                try await pause(delay)
-            }
+        return try await configuration.retry.run(
+            pause: pause,
+            shouldRetry: idempotent ? Self.retryable : Self.provablyNotExecuted
+        ) {
+            try await attempt(action, body: body)
         }
     }
 

@@ -57,54 +57,27 @@ public struct TencentCICProvider: SCIMKeyProvider {
     /// (its secret is gone) instead of creating a second one; if none appeared, the create is retried once.
     public func createKey(lifetime: TimeSpan?) async throws -> CreatedKey {
         let action = "CreateSCIMCredential"
-        let before = Set(try await listKeys().map(\.id))
-        var retriedAfterLoss = false
-        while true {
-            do {
-                let (created, requestId) = try await client.createSCIMCredential(
-                    zoneId: zone,
-                    expireDuration: lifetime?.seconds
+        return try await LostReplyGuard.create(action: action, list: listKeys) {
+            let (created, requestId) = try await client.createSCIMCredential(
+                zoneId: zone,
+                expireDuration: lifetime?.seconds
+            )
+            guard let status = KeyStatus(rawValue: created.CredentialStatus) else {
+                throw ProviderError(
+                    .unexpectedReply,
+                    action: action,
+                    message: "unknown CredentialStatus",
+                    requestId: requestId
                 )
-                guard let status = KeyStatus(rawValue: created.CredentialStatus) else {
-                    throw ProviderError(
-                        .unexpectedReply,
-                        action: action,
-                        message: "unknown CredentialStatus",
-                        requestId: requestId
-                    )
-                }
-                let key = SCIMKey(
-                    id: created.CredentialId,
-                    status: status,
-                    createdAt: try client.parseTime(created.CreateTime, field: "CreateTime", action: action),
-                    expiresAt: try client.parseTime(created.ExpireTime, field: "ExpireTime", action: action),
-                    type: created.CredentialType ?? "BearerToken"
-                )
-                return CreatedKey(key: key, secret: Secret(created.CredentialSecret), requestId: requestId)
-            } catch let error as ProviderError where Self.ambiguous(error) {
-                let appeared = try await listKeys().filter { !before.contains($0.id) }
-                if let orphan = appeared.max(by: { $0.createdAt < $1.createdAt }) {
-                    throw ProviderError(
-                        .createdWithoutSecret,
-                        action: action,
-                        code: error.code,
-                        message: "the reply was lost (\(error.kind.rawValue)) but the key was created; "
-                            + "its secret cannot be read again",
-                        requestId: error.requestId,
-                        keyId: orphan.id
-                    )
-                }
-                guard !retriedAfterLoss else { throw error }
-                retriedAfterLoss = true
             }
-        }
-    }
-
-    /// A failure after which Create may or may not have run.
-    static func ambiguous(_ error: ProviderError) -> Bool {
-        switch error.kind {
-        case .network, .timeout, .serverError, .unexpectedReply: return true
-        default: return false
+            let key = SCIMKey(
+                id: created.CredentialId,
+                status: status,
+                createdAt: try client.parseTime(created.CreateTime, field: "CreateTime", action: action),
+                expiresAt: try client.parseTime(created.ExpireTime, field: "ExpireTime", action: action),
+                type: created.CredentialType ?? "BearerToken"
+            )
+            return CreatedKey(key: key, secret: Secret(created.CredentialSecret), requestId: requestId)
         }
     }
 

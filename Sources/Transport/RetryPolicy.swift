@@ -1,3 +1,5 @@
+import SCIMRotatorCore
+
 /// Exponential backoff with full jitter (AWS Architecture Blog, "Exponential Backoff and Jitter").
 ///
 /// Attempt `n` (0-based, after the first failure) waits a uniformly random time in `0 ... min(maxDelay, baseDelay × 2ⁿ)`.
@@ -24,5 +26,32 @@ public struct RetryPolicy: Sendable, Equatable {
     /// The pause before retry number `retry`, drawn from the system random source.
     public func delay(beforeRetry retry: Int) -> Double {
         delay(beforeRetry: retry, unit: Double.random(in: 0..<1))
+    }
+}
+
+extension RetryPolicy {
+    /// Runs `attempt` until it succeeds, fails with an error `shouldRetry` refuses, or attempts run out. Each retry
+    /// waits the full-jitter delay, or longer if the cloud asked for it (`ProviderError.retryAfter`).
+    public func run<T>(
+        pause: @Sendable (Double) async throws -> Void,
+        shouldRetry: (ProviderError) -> Bool,
+        _ attempt: () async throws -> T
+    ) async throws -> T {
+        var retry = 0
+        while true {
+            do {
+                return try await attempt()
+            } catch let error as ProviderError {
+                guard shouldRetry(error), retry + 1 < maxAttempts else { throw error }
+                let delay = max(error.retryAfter ?? 0, delay(beforeRetry: retry))
+                retry += 1
+                try await pause(delay)
+            }
+        }
+    }
+
+    /// Pauses with `Task.sleep` (production); tests pass a no-op instead.
+    public static let sleep: @Sendable (Double) async throws -> Void = { seconds in
+        try await Task.sleep(nanoseconds: UInt64(max(0, seconds) * 1_000_000_000))
     }
 }

@@ -14,9 +14,13 @@ struct CrashResumeTests {
         "after:promote", "after:retire", "after:abandon",
     ]
 
-    @Test("crash at each point of a rotation at the key limit, then resume", arguments: rotationPoints)
-    func crashDuringRotation(point: String) async throws {
-        let h = try RotationHarness()
+    @Test(
+        "crash at each point of a rotation at the key limit, then resume",
+        arguments: ProviderKind.allCases,
+        rotationPoints
+    )
+    func crashDuringRotation(kind: ProviderKind, point: String) async throws {
+        let h = try RotationHarness(provider: kind)
         await h.pass()
         await h.pass(RotationRequest(trigger: .manual, reason: "fill the zone"))  // two keys: at the limit
         h.advance(days: 61)
@@ -47,10 +51,11 @@ struct CrashResumeTests {
 
     @Test(
         "crash right after disabling a key (before the journal records it), then resume",
-        arguments: ["after:disable", "after:delete"]
+        arguments: ProviderKind.allCases,
+        ["after:disable", "after:delete"]
     )
-    func crashDuringMaintenance(point: String) async throws {
-        let h = try RotationHarness()
+    func crashDuringMaintenance(kind: ProviderKind, point: String) async throws {
+        let h = try RotationHarness(provider: kind)
         await h.pass()
         await h.pass(RotationRequest(trigger: .manual, reason: nil))
         h.advance(days: 1.1)
@@ -72,9 +77,12 @@ struct CrashResumeTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("a rotation interrupted over and over is given up after a bounded number of attempts")
-    func crashLoop() async throws {
-        let h = try RotationHarness()
+    @Test(
+        "a rotation interrupted over and over is given up after a bounded number of attempts",
+        arguments: ProviderKind.allCases
+    )
+    func crashLoop(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind)
         await h.pass()
         h.advance(days: 61)
         for _ in 0..<6 {
@@ -85,9 +93,12 @@ struct CrashResumeTests {
         #expect(h.zoneKeys.count <= 2)
     }
 
-    @Test("a shutdown request stops before creating a key; the rotation resumes on the next start")
-    func gracefulShutdown() async throws {
-        let h = try RotationHarness()
+    @Test(
+        "a shutdown request stops before creating a key; the rotation resumes on the next start",
+        arguments: ProviderKind.allCases
+    )
+    func gracefulShutdown(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind)
         await h.pass()
         h.advance(days: 61)
         let shutdown = ShutdownSignal()

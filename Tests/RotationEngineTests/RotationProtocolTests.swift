@@ -10,9 +10,12 @@ import Testing
 
 @Suite("The rotation protocol against the emulator")
 struct RotationProtocolTests {
-    @Test("an empty zone gets a key: create, verify, deliver, promote, journaled in order")
-    func firstRotation() async throws {
-        let h = try RotationHarness()
+    @Test(
+        "an empty zone gets a key: create, verify, deliver, promote, journaled in order",
+        arguments: ProviderKind.allCases
+    )
+    func firstRotation(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind)
         let result = await h.pass()
         #expect(result.outcome == .changed)
         let kinds = try h.store.events(EventFilter()).map(\.kind)
@@ -27,12 +30,12 @@ struct RotationProtocolTests {
         #expect(try await h.invariantViolations().isEmpty)
         let second = await h.pass()
         #expect(second.outcome == .idle)
-        #expect(second.nextCheck == h.zoneKeys[0].expiresAt.addingTimeInterval(-30 * 86_400))
+        #expect(second.nextCheck == h.zoneKeys[0].createdAt.addingTimeInterval(60 * 86_400))
     }
 
-    @Test("first contact adopts the newest enabled unexpired key instead of rotating")
-    func adoption() async throws {
-        let h = try RotationHarness()
+    @Test("first contact adopts the newest enabled unexpired key instead of rotating", arguments: ProviderKind.allCases)
+    func adoption(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind)
         h.seedKey(ageDays: 100)
         let newest = h.seedKey(ageDays: 10)
         h.seedKey(ageDays: 5, status: .disabled)
@@ -43,9 +46,12 @@ struct RotationProtocolTests {
         #expect(try h.store.keys(policy: "test").first { $0.role == .current }?.keyId == newest.id)
     }
 
-    @Test("a simulated year: 7 keys created, 6 disabled after grace, 5 deleted, never a zone without a usable key")
-    func year() async throws {
-        let h = try RotationHarness {
+    @Test(
+        "a simulated year: 7 keys created, 6 disabled after grace, 5 deleted, never a zone without a usable key",
+        arguments: ProviderKind.allCases
+    )
+    func year(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind) {
             $0.rotation.gracePeriod = .hours(24)
             $0.rotation.deleteAfter = .days(7)
         }
@@ -73,9 +79,12 @@ struct RotationProtocolTests {
         for (a, b) in zip(created, created.dropFirst()) { #expect(b.timeIntervalSince(a) <= 61 * 86_400) }
     }
 
-    @Test("the previous key stays enabled for the grace period, then is disabled, then deleted after deleteAfter")
-    func graceAndDelete() async throws {
-        let h = try RotationHarness {
+    @Test(
+        "the previous key stays enabled for the grace period, then is disabled, then deleted after deleteAfter",
+        arguments: ProviderKind.allCases
+    )
+    func graceAndDelete(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind) {
             $0.rotation.gracePeriod = .hours(24)
             $0.rotation.deleteAfter = .days(7)
         }
@@ -99,9 +108,9 @@ struct RotationProtocolTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("deleteAfter: never keeps disabled keys")
-    func neverDelete() async throws {
-        let h = try RotationHarness { $0.rotation.deleteAfter = nil }
+    @Test("deleteAfter: never keeps disabled keys", arguments: ProviderKind.allCases)
+    func neverDelete(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind) { $0.rotation.deleteAfter = nil }
         await h.pass()
         await h.pass(RotationRequest(trigger: .manual, reason: nil))
         h.advance(days: 1.1)
@@ -113,9 +122,9 @@ struct RotationProtocolTests {
         #expect(h.zoneKeys.contains { $0.status == .disabled })
     }
 
-    @Test("maxAge rotates before expiry calls for it")
-    func maxAge() async throws {
-        let h = try RotationHarness { $0.rotation.maxAge = .days(20) }
+    @Test("maxAge rotates before expiry calls for it", arguments: ProviderKind.allCases)
+    func maxAge(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind) { $0.rotation.maxAge = .days(20) }
         await h.pass()
         h.advance(days: 19)
         await h.pass()
@@ -125,9 +134,9 @@ struct RotationProtocolTests {
         #expect(try h.count(.rotationCompleted) == 2)
     }
 
-    @Test("a current key disabled or deleted outside the tool is replaced at once")
-    func currentLost() async throws {
-        let h = try RotationHarness()
+    @Test("a current key disabled or deleted outside the tool is replaced at once", arguments: ProviderKind.allCases)
+    func currentLost(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind)
         await h.pass()
         let key = h.zoneKeys[0].id
         try await h.provider().setStatus(of: key, to: .disabled)
@@ -159,9 +168,9 @@ struct KeyLimitTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("with no safe candidate the rotation is blocked, naming the keys")
-    func blocked() async throws {
-        let h = try RotationHarness { $0.keyLimit = 1 }
+    @Test("with no safe candidate the rotation is blocked, naming the keys", arguments: ProviderKind.allCases)
+    func blocked(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind) { $0.keyLimit = 1 }
         let only = h.seedKey(ageDays: 350)
         let result = await h.pass()
         #expect(result.outcome == .blocked)
@@ -172,12 +181,15 @@ struct KeyLimitTests {
         #expect(state.blocked && state.failures == 1 && state.nextAttemptAt != nil)
     }
 
-    @Test("a racing console key: LimitExceeded, list again, retire one more, retry once")
-    func racingConsoleKey() async throws {
-        let h = try RotationHarness()
+    @Test(
+        "a racing console key: LimitExceeded, list again, retire one more, retry once",
+        arguments: ProviderKind.allCases
+    )
+    func racingConsoleKey(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind)
         await h.pass()
         h.advance(days: 61)
-        try await TestAdmin.fault(h, ["action": "CreateSCIMCredential", "consoleAddKey": true])
+        try await TestAdmin.fault(h, ["action": h.createAction, "consoleAddKey": true])
         let result = await h.pass()
         #expect(result.outcome == .changed, "\(result.message)")
         #expect(try h.count(.keyRetired) == 1)
@@ -186,12 +198,15 @@ struct KeyLimitTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("a console user who keeps adding keys blocks the rotation instead of looping")
-    func persistentConsole() async throws {
-        let h = try RotationHarness()
+    @Test(
+        "a console user who keeps adding keys blocks the rotation instead of looping",
+        arguments: ProviderKind.allCases
+    )
+    func persistentConsole(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind)
         await h.pass()
         h.advance(days: 61)
-        try await TestAdmin.fault(h, ["action": "CreateSCIMCredential", "consoleAddKey": true, "times": 5])
+        try await TestAdmin.fault(h, ["action": h.createAction, "consoleAddKey": true, "times": 5])
         let result = await h.pass()
         #expect(result.outcome == .blocked)
         #expect(h.zoneKeys.count <= 2)
@@ -200,9 +215,9 @@ struct KeyLimitTests {
 
 @Suite("Emergency rotation")
 struct EmergencyTests {
-    @Test("disables every other key at once, no grace; --delete-old deletes them")
-    func emergency() async throws {
-        let h = try RotationHarness()
+    @Test("disables every other key at once, no grace; --delete-old deletes them", arguments: ProviderKind.allCases)
+    func emergency(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind)
         await h.pass()
         let leaked = h.zoneKeys[0].id
         await h.pass(RotationRequest(trigger: .emergency, reason: "leaked in a ticket"))
@@ -214,9 +229,12 @@ struct EmergencyTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("at the limit with no other candidate, the compromised key is retired first and the gap recorded")
-    func emergencyAtLimit() async throws {
-        let h = try RotationHarness { $0.keyLimit = 1 }
+    @Test(
+        "at the limit with no other candidate, the compromised key is retired first and the gap recorded",
+        arguments: ProviderKind.allCases
+    )
+    func emergencyAtLimit(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind) { $0.keyLimit = 1 }
         await h.pass()
         let leaked = h.zoneKeys[0].id
         let normal = await h.pass(RotationRequest(trigger: .manual, reason: nil))
@@ -233,9 +251,12 @@ struct EmergencyTests {
 
 @Suite("Failures")
 struct FailureTests {
-    @Test("a failing sink: nothing promoted, the old key stays current, the new key is abandoned, a retry is scheduled")
-    func deliveryFails() async throws {
-        let h = try RotationHarness()
+    @Test(
+        "a failing sink: nothing promoted, the old key stays current, the new key is abandoned, a retry is scheduled",
+        arguments: ProviderKind.allCases
+    )
+    func deliveryFails(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind)
         await h.pass()
         let current = h.zoneKeys[0].id
         h.sink.failNext(1)
@@ -258,9 +279,9 @@ struct FailureTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("a key that fails verification is never handed to anyone")
-    func verifyFails() async throws {
-        let h = try RotationHarness { $0.verify.scimURL = URL(string: "http://127.0.0.1:9/not-scim")! }
+    @Test("a key that fails verification is never handed to anyone", arguments: ProviderKind.allCases)
+    func verifyFails(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind) { $0.verify.scimURL = URL(string: "http://127.0.0.1:9/not-scim")! }
         let result = await h.pass()
         #expect(result.outcome == .failed)
         #expect(result.message.contains("verify"))
@@ -269,9 +290,9 @@ struct FailureTests {
         #expect(try h.count(.keyAbandoned) == 1)
     }
 
-    @Test("consecutive failures back off exponentially and flag the policy stuck")
-    func stuck() async throws {
-        let h = try RotationHarness { $0.rotation.stuckAfter = 3 }
+    @Test("consecutive failures back off exponentially and flag the policy stuck", arguments: ProviderKind.allCases)
+    func stuck(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind) { $0.rotation.stuckAfter = 3 }
         var delays: [Double] = []
         for _ in 0..<4 {
             h.sink.failNext(1)
@@ -294,12 +315,15 @@ struct FailureTests {
         #expect(plan.warnings.contains { $0.contains("stuck") })
     }
 
-    @Test("a lost Create reply: the orphan is abandoned and one key is created, never a third")
-    func lostReply() async throws {
-        let h = try RotationHarness()
+    @Test(
+        "a lost Create reply: the orphan is abandoned and one key is created, never a third",
+        arguments: ProviderKind.allCases
+    )
+    func lostReply(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind)
         await h.pass()
         h.advance(days: 61)
-        try await TestAdmin.fault(h, ["action": "CreateSCIMCredential", "drop": "after"])
+        try await TestAdmin.fault(h, ["action": h.createAction, "drop": "after"])
         let result = await h.pass()
         #expect(result.outcome == .changed, "\(result.message)")
         #expect(try h.count(.keyAbandoned) == 1)

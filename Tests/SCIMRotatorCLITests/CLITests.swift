@@ -147,6 +147,25 @@ struct CLITests {
         #expect(first.terminationReason == .exit && first.terminationStatus == 0)
     }
 
+    @Test("the demo runs a simulated year for both clouds without a failure and leaves an intact history")
+    func demo() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("demo-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let output = try CLI.run(
+            ["demo", "--speed", "0", "--quiet", "--policies", root.appendingPathComponent("policies/demo").path],
+            directory: directory
+        )
+        #expect(output.status == 0, "\(output.stdout) \(output.stderr)")
+        #expect(output.stdout.contains("hash chain intact"))
+        #expect(output.stdout.contains("tencent-demo") && output.stdout.contains("alibaba-demo"))
+        let completed = try CLI.run([
+            "history", "--db", directory + "/demo.sqlite", "--event", "rotation.completed", "--format", "csv",
+        ])
+        #expect(completed.stdout.split(separator: "\n").count >= 10)
+    }
+
     @Test("rotate --emergency needs a reason; --delete-old needs --emergency")
     func rotateArguments() throws {
         #expect(try CLI.run(["rotate", "x", "--emergency"]).stderr.contains("--emergency needs --reason"))
