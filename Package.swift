@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(
             url: "https://github.com/hummingbird-project/hummingbird.git",
             from: "2.28.1",
@@ -35,10 +37,17 @@ let package = Package(
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        // HTTP plumbing the cloud clients share: the transport seam (URLSession/libcurl), retry, rate limiting.
+        // HTTP plumbing the cloud clients share: the transport seam (URLSession/libcurl; AsyncHTTPClient for private
+        // CAs), retry, rate limiting.
         .target(
             name: "Transport",
-            dependencies: ["SCIMRotatorCore"],
+            dependencies: [
+                "SCIMRotatorCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Tencent Cloud Organization Identity Center (CIC) SCIM keys: TC3 signing, client, provider.
@@ -84,10 +93,20 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Where new keys go before promotion (file, exec) and the SCIM check that proves them first.
+        // Where new keys go before promotion (file, exec, Vault, Entra ID, Kubernetes, Okta, manual) and the SCIM
+        // check that proves them first.
         .target(
             name: "Delivery",
-            dependencies: ["SCIMRotatorCore", "Transport"],
+            dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Yams", package: "Yams")],
+            swiftSettings: swiftSettings
+        ),
+        // Webhook notifications (JSON or Slack) for failures, blocks, stuck policies, emergencies, expiring keys.
+        .target(
+            name: "Notifications",
+            dependencies: [
+                "SCIMRotatorCore", "Transport", "RotationPolicy", "RotationHistory",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         // The rotation: a pure planner, a journaled executor, and the Dispatch-timer scheduler.
@@ -104,7 +123,7 @@ let package = Package(
             name: "SCIMRotatorTesting",
             dependencies: [
                 "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudEmulator", "RotationPolicy",
-                "RotationHistory", "Delivery", "RotationEngine",
+                "RotationHistory", "Delivery", "RotationEngine", "Notifications",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -114,7 +133,7 @@ let package = Package(
             name: "SCIMRotatorCLI",
             dependencies: [
                 "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudEmulator", "RotationPolicy",
-                "RotationHistory", "Delivery", "RotationEngine",
+                "RotationHistory", "Delivery", "RotationEngine", "Notifications",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -151,7 +170,8 @@ let package = Package(
             name: "RotationEngineTests",
             dependencies: [
                 "RotationEngine", "SCIMRotatorTesting", "RotationHistory", "RotationPolicy", "SCIMRotatorCore",
-                "Delivery", "CloudEmulator", "Transport", .product(name: "Logging", package: "swift-log"),
+                "Delivery", "CloudEmulator", "Transport", "Notifications",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -164,6 +184,11 @@ let package = Package(
             name: "AlibabaCloudSSOTests",
             dependencies: ["AlibabaCloudSSO", "CloudEmulator", "SCIMRotatorCore", "Transport"],
             resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "DeliveryTests",
+            dependencies: ["Delivery", "SCIMRotatorTesting", "CloudEmulator", "SCIMRotatorCore", "Transport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

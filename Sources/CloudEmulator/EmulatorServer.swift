@@ -7,17 +7,17 @@ import ServiceLifecycle
 import Synchronization
 import Transport
 
-/// Serves an ``Emulator`` over HTTP on 127.0.0.1 with Hummingbird.
+/// Serves an ``Emulator`` (or any ``LocalHTTPHandler``) over HTTP on 127.0.0.1 with Hummingbird.
 public final class EmulatorServer: Sendable {
-    public let emulator: Emulator
+    public let handler: any LocalHTTPHandler
     private let host: String
     private let port: Int
     private let logger: Logger
     private let group: Mutex<ServiceGroup?> = Mutex(nil)
     private let runner: Mutex<Task<Void, any Error>?> = Mutex(nil)
 
-    public init(emulator: Emulator, host: String = "127.0.0.1", port: Int = 0, logger: Logger? = nil) {
-        self.emulator = emulator
+    public init(emulator: any LocalHTTPHandler, host: String = "127.0.0.1", port: Int = 0, logger: Logger? = nil) {
+        self.handler = emulator
         self.host = host
         self.port = port
         var fallback = Logger(label: "scim-rotator.emulator")
@@ -29,7 +29,7 @@ public final class EmulatorServer: Sendable {
     public func start() async throws -> URL {
         let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
-            responder: EmulatorResponder(emulator: emulator),
+            responder: EmulatorResponder(handler: handler),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
             onServerRunning: { channel in
                 continuation.yield(channel.localAddress?.port ?? 0)
@@ -84,7 +84,7 @@ struct EmulatorContext: RequestContext {
 }
 
 struct EmulatorResponder: HTTPResponder {
-    let emulator: Emulator
+    let handler: any LocalHTTPHandler
 
     func respond(to request: Request, context: EmulatorContext) async throws -> Response {
         let body = try await request.body.collect(upTo: 1 << 20)
@@ -99,7 +99,7 @@ struct EmulatorResponder: HTTPResponder {
             headers: headers,
             body: Data(body.readableBytesView)
         )
-        switch await emulator.handle(incoming) {
+        switch await handler.handle(incoming) {
         case .drop:
             try? await context.channel.close()
             throw CancellationError()

@@ -1,15 +1,23 @@
 import Foundation
 import Transport
 
+/// Anything that answers HTTP requests like the emulator does: the emulator itself, and the fake services tests
+/// use (Vault, Entra ID, Kubernetes, Okta, webhooks), so that each can be served over a real socket.
+public protocol LocalHTTPHandler: Sendable {
+    func handle(_ request: HTTPRequest) async -> EmulatorReply
+}
+
+extension Emulator: LocalHTTPHandler {}
+
 /// An ``HTTPTransport`` that hands requests straight to an in-process ``Emulator``: the client's real request path
 /// (signing, headers, bodies, error handling) without sockets, so tests run in milliseconds.
 ///
 /// It honours the request timeout (a delayed fault longer than the timeout is a timeout) and turns a dropped
 /// connection into a `TransportError`.
 public struct EmulatorTransport: HTTPTransport {
-    public let emulator: Emulator
+    public let emulator: any LocalHTTPHandler
 
-    public init(_ emulator: Emulator) {
+    public init(_ emulator: any LocalHTTPHandler) {
         self.emulator = emulator
     }
 

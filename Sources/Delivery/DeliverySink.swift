@@ -44,9 +44,24 @@ public struct DeliveryError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(sink): \(message)" }
 }
 
+/// What a sink reports after it delivered: details for the history (never the secret), and whether a person still
+/// has to act before the key may be promoted (the `manual` sink).
+public struct DeliveryReceipt: Sendable, Equatable {
+    public var detail: [String: String]
+    /// Set when the key was handed to a person, who confirms with `scim-rotator confirm POLICY`.
+    public var awaitingConfirmation: String?
+
+    public init(detail: [String: String] = [:], awaitingConfirmation: String? = nil) {
+        self.detail = detail
+        self.awaitingConfirmation = awaitingConfirmation
+    }
+
+    public static let done = DeliveryReceipt()
+}
+
 /// A destination for a new key (a file, a program, a secret store, an identity provider's API).
 public protocol DeliverySink: Sendable {
     /// A description without secrets, recorded in history: `file /var/lib/...`, `exec /usr/local/bin/push`.
     var summary: String { get }
-    func deliver(_ secret: Secret, context: DeliveryContext) async throws
+    @discardableResult func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt
 }

@@ -5,7 +5,7 @@ import SCIMRotatorCore
 ///
 /// The secret arrives on stdin, never in argv or the environment. The child gets a minimal environment (PATH, HOME,
 /// LANG and `SCIM_ROTATOR_*` metadata) rather than this process's, so that cloud access keys never reach it.
-/// A non-zero exit, a signal or the timeout fails the delivery.
+/// A non-zero exit, a signal or the timeout (SIGTERM, then SIGKILL a second later) fails the delivery.
 public struct ExecSink: DeliverySink {
     public let command: [String]
     public let timeout: Double
@@ -33,7 +33,8 @@ public struct ExecSink: DeliverySink {
         return environment
     }
 
-    public func deliver(_ secret: Secret, context: DeliveryContext) async throws {
+    @discardableResult
+    public func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt {
         guard let executable = command.first else { throw DeliveryError(sink: summary, message: "empty command") }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -44,8 +45,6 @@ public struct ExecSink: DeliverySink {
         process.standardInput = stdin
         process.standardOutput = FileHandle.nullDevice
         process.standardError = stderr
-        let finished = AsyncStream<Void>.makeStream()
-        process.terminationHandler = { _ in finished.continuation.finish() }
         do {
             try process.run()
         } catch {
@@ -62,7 +61,7 @@ public struct ExecSink: DeliverySink {
             // The child may exit without reading; its exit status decides.
         }
         try? stdin.fileHandleForWriting.close()
-        let timedOut = await Self.wait(for: finished.stream, process: process, timeout: timeout)
+        let timedOut = await Self.wait(for: process, timeout: timeout)
         let tail = String(decoding: (await errorOutput.value).suffix(400), as: UTF8.self)
             .redacting([secret]).trimmingCharacters(in: .whitespacesAndNewlines)
         if timedOut {
@@ -74,28 +73,28 @@ public struct ExecSink: DeliverySink {
                 ? "exited with \(process.terminationStatus)" : "was killed by signal \(process.terminationStatus)"
             throw DeliveryError(sink: summary, message: how + (tail.isEmpty ? "" : ": \(tail)"))
         }
+        return .done
     }
 
-    /// Waits for the child; after `timeout` sends SIGTERM, then SIGKILL 5 s later. Returns whether it timed out.
-    static func wait(for finished: AsyncStream<Void>, process: Process, timeout: Double) async -> Bool {
-        await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for await _ in finished {}
-                return false
-            }
-            group.addTask {
-                try? await Task.sleep(nanoseconds: UInt64(timeout * 1_000_000_000))
-                return true
-            }
-            let first = await group.next() ?? false
-            if first {
-                process.terminate()
-                try? await Task.sleep(nanoseconds: 5_000_000_000)
-                if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-                for await _ in finished {}
-            }
-            group.cancelAll()
-            return first
+    /// Waits for the child; after `timeout` sends SIGTERM, and SIGKILL if it is still running a second later (a
+    /// child can inherit an ignored SIGTERM from a daemon that handles its own signals).
+    /// Returns whether it timed out.
+    static func wait(for process: Process, timeout: Double) async -> Bool {
+        if await exits(process, within: timeout) { return false }
+        process.terminate()
+        if await !exits(process, within: 1) {
+            kill(process.processIdentifier, SIGKILL)
+            _ = await exits(process, within: 5)
         }
+        return true
+    }
+
+    static func exits(_ process: Process, within seconds: Double) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning {
+            if Date() >= deadline { return false }
+            try? await Task.sleep(nanoseconds: 10_000_000)
+        }
+        return true
     }
 }

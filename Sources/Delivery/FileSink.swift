@@ -21,13 +21,23 @@ public struct FileSink: DeliverySink {
 
     public var summary: String { "file \(path)" }
 
-    public func deliver(_ secret: Secret, context: DeliveryContext) async throws {
-        let directory =
-            (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent
+    @discardableResult
+    public func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt {
+        try Self.write(secret, to: path, mode: mode, sink: summary)
+        return .done
+    }
+
+    /// The atomic write, shared with the manual sink.
+    static func write(_ secret: Secret, to path: String, mode: Int, sink: String) throws {
+        func failure(_ message: String) -> DeliveryError {
+            DeliveryError(sink: sink, message: "\(message): \(String(cString: strerror(errno)))")
+        }
+        let parent = (path as NSString).deletingLastPathComponent
+        let directory = parent.isEmpty ? "." : parent
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw DeliveryError(
-                sink: summary,
+                sink: sink,
                 message: "the directory \(directory) does not exist; create it (owned by the scim-rotator user)"
             )
         }
@@ -42,7 +52,7 @@ public struct FileSink: DeliverySink {
         }
         fchmod(fd, mode_t(mode))
         let bytes = Array(secret.reveal().utf8)
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
         guard written == bytes.count else {
             close(fd)
             throw failure("cannot write \(temporary)")
@@ -59,9 +69,5 @@ public struct FileSink: DeliverySink {
             fsync(dirFD)
             close(dirFD)
         }
-    }
-
-    func failure(_ message: String) -> DeliveryError {
-        DeliveryError(sink: summary, message: "\(message): \(String(cString: strerror(errno)))")
     }
 }

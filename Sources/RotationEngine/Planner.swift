@@ -1,3 +1,4 @@
+import Delivery
 import Foundation
 import RotationHistory
 import RotationPolicy
@@ -116,6 +117,15 @@ public enum Planner {
         let now = input.now
         let policy = input.policy
         let settings = policy.rotation
+        if let rotation = input.activeRotation, rotation.state == .awaitingConfirmation, rotation.confirmedAt == nil {
+            return Plan(
+                action: .wait,
+                reason:
+                    "key \(rotation.newKeyId ?? "?") was handed to a person (manual delivery) \(format(rotation.updatedAt)); "
+                    + "the current key stays enabled until someone runs `scim-rotator confirm \(policy.name)`",
+                nextCheck: nil
+            )
+        }
         if let rotation = input.activeRotation {
             return Plan(
                 action: .resume(rotationId: rotation.id),

@@ -13,6 +13,8 @@ enum RotationOutcome: Sendable {
     case interrupted
     /// A fail point simulated a crash: nothing was cleaned up.
     case crashed(String)
+    /// Delivered to a person; promotion waits for `scim-rotator confirm`.
+    case waiting(String)
 }
 
 /// The rotation protocol: create → verify → deliver → promote, then (after the grace period, by the planner)
@@ -56,7 +58,9 @@ extension PolicyRunner {
         var rotation = rotation
         do {
             switch rotation.state {
-            case .delivered, .promoted:
+            case .awaitingConfirmation where rotation.confirmedAt == nil:
+                return .waiting(rotation.waitingFor ?? "waiting for confirmation")
+            case .delivered, .promoted, .awaitingConfirmation:
                 guard let newKeyId = rotation.newKeyId, input.observed.contains(where: { $0.id == newKeyId }) else {
                     return try fail(
                         &rotation,
@@ -75,7 +79,7 @@ extension PolicyRunner {
                         )
                     ])
                 )
-                if rotation.state == .delivered { try await promote(&rotation) }
+                if rotation.state != .promoted { try await promote(&rotation) }
                 return try await complete(&rotation)
             case .started, .creating, .created, .verified, .delivering:
                 if rotation.attempts >= Self.maxAttempts {
@@ -242,9 +246,11 @@ extension PolicyRunner {
                 expiresAt: created.key.expiresAt,
                 scimURL: scimURL
             )
+            var waitingFor: [String] = []
             for sink in sinks {
+                let receipt: DeliveryReceipt
                 do {
-                    try await sink.deliver(created.secret, context: context)
+                    receipt = try await sink.deliver(created.secret, context: context)
                 } catch {
                     let message = describe(error).redacting([created.secret])
                     try await abandon(
@@ -261,13 +267,35 @@ extension PolicyRunner {
                             rotationId: rotation.id,
                             keyId: created.key.id,
                             actor: rotation.actor,
-                            reason: nil,
-                            detail: ["sink": sink.summary]
+                            reason: receipt.awaitingConfirmation,
+                            detail: receipt.detail.merging(["sink": sink.summary]) { _, sink in sink }
                         )
                     ])
                 )
+                if let instructions = receipt.awaitingConfirmation { waitingFor.append(instructions) }
             }
             try await failPoints.hit("after:deliver")
+            if !waitingFor.isEmpty {
+                // A person must act: the key is delivered (so a crash no longer abandons it), not yet promoted.
+                rotation.state = .awaitingConfirmation
+                rotation.waitingFor = waitingFor.joined(separator: " ")
+                rotation.updatedAt = clock.now()
+                try commit(
+                    JournalWrite(
+                        rotation: rotation,
+                        events: [
+                            event(
+                                .rotationWaiting,
+                                rotationId: rotation.id,
+                                keyId: created.key.id,
+                                actor: rotation.actor,
+                                reason: rotation.waitingFor
+                            )
+                        ]
+                    )
+                )
+                return .waiting(rotation.waitingFor ?? "")
+            }
             rotation.state = .delivered
             rotation.updatedAt = clock.now()
             try commit(JournalWrite(rotation: rotation))
@@ -281,7 +309,9 @@ extension PolicyRunner {
             return .crashed(crash.point)
         } catch {
             let message = describe(error).redacting(secret.map { [$0] } ?? [])
-            if secret != nil, let keyId = rotation.newKeyId, rotation.state != .delivered, rotation.state != .promoted {
+            if secret != nil, let keyId = rotation.newKeyId,
+                ![.delivered, .promoted, .awaitingConfirmation].contains(rotation.state)
+            {
                 try? await abandon(
                     keyId,
                     rotation: rotation,

@@ -90,8 +90,48 @@ public struct PolicyRunner: Sendable {
         self.onEvent = onEvent
     }
 
-    /// One pass: everything due now, then the time to look again.
+    /// One pass: everything due now, then the time to look again. Afterwards, if the current key is close to
+    /// expiry (less than `warnBefore` left), `key.expiring` is recorded, at most once a day per key.
     public func pass(request: RotationRequest? = nil) async -> PassResult {
+        let result = await work(request: request)
+        if result.outcome != .interrupted {
+            do {
+                try warnIfExpiring()
+            } catch {
+                logger.warning("cannot check the current key's expiry", metadata: ["error": "\(error)"])
+            }
+        }
+        return result
+    }
+
+    func warnIfExpiring() throws {
+        let now = clock.now()
+        guard let current = try store.keys(policy: policy.name).first(where: { $0.role == .current }),
+            let expires = current.expiresAt
+        else { return }
+        let left = expires.timeIntervalSince(now)
+        guard left < policy.rotation.effectiveWarnBefore.timeInterval else { return }
+        let last = try store.events(EventFilter(policy: policy.name, kinds: [EventKind.keyExpiring.rawValue], limit: 1))
+            .first
+        if let last, last.keyId == current.keyId, let at = last.date, now.timeIntervalSince(at) < 86_400 { return }
+        let state = try store.policyState(policy: policy.name)
+        let why = left <= 0 ? "has expired" : "expires in \(Planner.span(left))"
+        try commit(
+            JournalWrite(events: [
+                event(
+                    .keyExpiring,
+                    rotationId: nil,
+                    keyId: current.keyId,
+                    actor: .scheduler,
+                    reason: "the current key \(why) and no rotation has replaced it"
+                        + (state.lastError.map { "; last error: \($0)" } ?? ""),
+                    detail: ["expires": HistoryTime.format(expires), "failures": String(state.failures)]
+                )
+            ])
+        )
+    }
+
+    func work(request: RotationRequest?) async -> PassResult {
         var request = request
         var changed = false
         var rotations: [String] = []
@@ -191,6 +231,14 @@ public struct PolicyRunner: Sendable {
         switch outcome {
         case .completed:
             return nil
+        case .waiting(let instructions):
+            return PassResult(
+                policy: policy.name,
+                outcome: .waiting,
+                message: "waiting for a person: \(instructions)",
+                nextCheck: nil,
+                rotations: rotations
+            )
         case .crashed(let point):
             return PassResult(
                 policy: policy.name,

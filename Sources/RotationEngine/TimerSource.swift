@@ -1,3 +1,4 @@
+import Delivery
 @preconcurrency import Dispatch
 import Foundation
 import RotationHistory

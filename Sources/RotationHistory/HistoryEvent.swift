@@ -14,6 +14,13 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let rotationFailed = EventKind(rawValue: "rotation.failed")
     public static let rotationBlocked = EventKind(rawValue: "rotation.blocked")
     public static let policyStuck = EventKind(rawValue: "policy.stuck")
+    /// Delivered to a person (`manual` sink): promotion waits for `scim-rotator confirm`.
+    public static let rotationWaiting = EventKind(rawValue: "rotation.waiting")
+    public static let keyConfirmed = EventKind(rawValue: "key.confirmed")
+    /// The current key has less than `warnBefore` left (at most once a day per key).
+    public static let keyExpiring = EventKind(rawValue: "key.expiring")
+    public static let notificationSent = EventKind(rawValue: "notification.sent")
+    public static let notificationFailed = EventKind(rawValue: "notification.failed")
     public static let keyCreated = EventKind(rawValue: "key.created")
     public static let keyVerified = EventKind(rawValue: "key.verified")
     public static let keyDelivered = EventKind(rawValue: "key.delivered")
@@ -33,6 +40,7 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     /// Every kind defined here, for `--event` help and validation.
     public static let known: [EventKind] = [
         .rotationStarted, .rotationResumed, .rotationCompleted, .rotationFailed, .rotationBlocked, .policyStuck,
+        .rotationWaiting, .keyConfirmed, .keyExpiring, .notificationSent, .notificationFailed,
         .keyCreated, .keyVerified, .keyDelivered, .keyPromoted, .keyDisabled, .keyDeleted, .keyRetired, .keyAdopted,
         .keyAbandoned, .keyDiscovered, .keyVanished, .syncEnabled, .syncDisabled,
     ]

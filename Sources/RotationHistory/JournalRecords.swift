@@ -12,6 +12,8 @@ public enum RotationState: String, Sendable, Codable, CaseIterable {
     case verified
     /// Sinks are being written.
     case delivering
+    /// A sink handed the key to a person (`manual`): promotion waits for `scim-rotator confirm`.
+    case awaitingConfirmation
     /// Every sink has the key: resume at promote.
     case delivered
     case promoted
@@ -49,6 +51,9 @@ public struct RotationRecord: Sendable, Codable, Equatable {
     public var updatedAt: Date
     public var finishedAt: Date?
     public var lastError: String?
+    /// What a person must do before promotion (manual delivery), and when they confirmed it.
+    public var waitingFor: String?
+    public var confirmedAt: Date?
 
     public init(
         id: String = UUID().uuidString.lowercased(),

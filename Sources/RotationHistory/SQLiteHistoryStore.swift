@@ -125,6 +125,12 @@ public final class SQLiteHistoryStore: HistoryStore {
                 arguments: [key.base64EncodedString(), "scim-rotator"]
             )
         }
+        migrator.registerMigration("v2: manual confirmation") { db in
+            try db.execute(
+                sql:
+                    "ALTER TABLE rotations ADD COLUMN waitingFor TEXT; ALTER TABLE rotations ADD COLUMN confirmedAt DATETIME"
+            )
+        }
         return migrator
     }
 
@@ -341,6 +347,14 @@ public final class SQLiteHistoryStore: HistoryStore {
                 }
                 return ChainVerification(checked: checked, firstBroken: nil)
             }
+        }
+    }
+
+    /// Holds the database's write lock while `body` runs (tests of a locked database: another process writing).
+    public func unsafeHoldingWriteLock(_ body: @Sendable () throws -> Void) throws {
+        try writer.write { db in
+            try db.execute(sql: "INSERT OR REPLACE INTO meta (key, value) VALUES ('lockProbe', 'held')")
+            try body()
         }
     }
 

@@ -22,6 +22,7 @@ public struct Policy: Sendable {
     public var rotation: RotationSettings
     public var deliver: [DeliverySpec]
     public var verify: VerifySpec
+    public var notify: [NotifySpec]
 
     public init(
         name: String,
@@ -35,7 +36,8 @@ public struct Policy: Sendable {
         keyLimit: Int = 2,
         rotation: RotationSettings = RotationSettings(),
         deliver: [DeliverySpec] = [],
-        verify: VerifySpec = VerifySpec()
+        verify: VerifySpec = VerifySpec(),
+        notify: [NotifySpec] = []
     ) {
         self.name = name
         self.file = file
@@ -49,6 +51,7 @@ public struct Policy: Sendable {
         self.rotation = rotation
         self.deliver = deliver
         self.verify = verify
+        self.notify = notify
     }
 
     /// The lifetime new keys get: the policy's, or the cloud's fixed one year.
@@ -76,6 +79,11 @@ public struct RotationSettings: Sendable, Equatable {
     public var maxBackoff: TimeSpan
     /// After this many consecutive failures the policy is flagged stuck.
     public var stuckAfter: Int
+    /// `key.expiring` (and the `expiring` notification) fires when the current key has less than this left;
+    /// nil = half of rotateBefore.
+    public var warnBefore: TimeSpan?
+
+    public var effectiveWarnBefore: TimeSpan { warnBefore ?? rotateBefore / 2 }
 
     public init(
         keyLifetime: TimeSpan? = nil,
@@ -108,13 +116,199 @@ public enum DeliverySpec: Sendable, Equatable {
     case file(path: String, mode: Int)
     /// Runs `command` with the secret on stdin (never in argv or the environment); non-zero exit fails.
     case exec(command: [String], timeout: TimeSpan)
+    /// HashiCorp Vault KV v2.
+    case vault(VaultSpec)
+    /// Microsoft Entra ID provisioning secrets of a service principal.
+    case entra(EntraSpec)
+    /// One key of a Kubernetes Secret.
+    case kubernetes(KubernetesSpec)
+    /// An Okta app that accepts a token over the API (Org2Org).
+    case okta(OktaSpec)
+    /// A person pastes the key into the IdP and runs `scim-rotator confirm`.
+    case manual(ManualSpec)
 
     /// A short description without secrets, for history and logs.
     public var summary: String {
         switch self {
         case .file(let path, _): return "file \(path)"
         case .exec(let command, _): return "exec \(command.first ?? "")"
+        case .vault(let spec): return "vault \(spec.mount)/\(spec.path)"
+        case .entra(let spec): return "entra servicePrincipal \(spec.servicePrincipalId)"
+        case .kubernetes(let spec): return "kubernetes secret \(spec.namespace)/\(spec.name)[\(spec.key)]"
+        case .okta(let spec): return "okta app \(spec.appId)"
+        case .manual(let spec): return "manual \(spec.file)"
         }
+    }
+
+    /// Environment variables this sink reads (for `policy check`).
+    public var environmentNames: [String] {
+        switch self {
+        case .vault(let spec): return [spec.tokenEnv, spec.roleIdEnv, spec.secretIdEnv].compactMap { $0 }
+        case .entra(let spec): return [spec.clientSecretEnv]
+        case .kubernetes(let spec): return [spec.tokenEnv].compactMap { $0 }
+        case .okta(let spec): return [spec.apiTokenEnv]
+        default: return []
+        }
+    }
+}
+
+public struct VaultSpec: Sendable, Equatable {
+    public var address: URL
+    public var mount: String
+    public var path: String
+    public var namespace: String?
+    /// A Vault token (default VAULT_TOKEN), unless AppRole is configured.
+    public var tokenEnv: String?
+    public var roleIdEnv: String?
+    public var secretIdEnv: String?
+    public var authMount: String
+
+    public init(
+        address: URL,
+        mount: String = "secret",
+        path: String,
+        namespace: String? = nil,
+        tokenEnv: String? = "VAULT_TOKEN",
+        roleIdEnv: String? = nil,
+        secretIdEnv: String? = nil,
+        authMount: String = "approle"
+    ) {
+        self.address = address
+        self.mount = mount
+        self.path = path
+        self.namespace = namespace
+        self.tokenEnv = tokenEnv
+        self.roleIdEnv = roleIdEnv
+        self.secretIdEnv = secretIdEnv
+        self.authMount = authMount
+    }
+}
+
+public struct EntraSpec: Sendable, Equatable {
+    public var tenantId: String
+    public var servicePrincipalId: String
+    public var clientId: String
+    public var clientSecretEnv: String
+    /// BaseAddress; nil = the provider's SCIM URL.
+    public var scimURL: URL?
+    public var loginEndpoint: URL?
+    public var graphEndpoint: URL?
+
+    public init(
+        tenantId: String,
+        servicePrincipalId: String,
+        clientId: String,
+        clientSecretEnv: String,
+        scimURL: URL? = nil,
+        loginEndpoint: URL? = nil,
+        graphEndpoint: URL? = nil
+    ) {
+        self.tenantId = tenantId
+        self.servicePrincipalId = servicePrincipalId
+        self.clientId = clientId
+        self.clientSecretEnv = clientSecretEnv
+        self.scimURL = scimURL
+        self.loginEndpoint = loginEndpoint
+        self.graphEndpoint = graphEndpoint
+    }
+}
+
+public struct KubernetesSpec: Sendable, Equatable {
+    public var namespace: String
+    public var name: String
+    public var key: String
+    /// Out of cluster: a kubeconfig file (its current context). Neither this nor `server`: in-cluster.
+    public var kubeconfig: String?
+    /// An explicit API server (with `tokenEnv`), e.g. a local test server.
+    public var server: URL?
+    public var tokenEnv: String?
+
+    public init(
+        namespace: String,
+        name: String,
+        key: String,
+        kubeconfig: String? = nil,
+        server: URL? = nil,
+        tokenEnv: String? = nil
+    ) {
+        self.namespace = namespace
+        self.name = name
+        self.key = key
+        self.kubeconfig = kubeconfig
+        self.server = server
+        self.tokenEnv = tokenEnv
+    }
+}
+
+public struct OktaSpec: Sendable, Equatable {
+    public var orgURL: URL
+    public var appId: String
+    public var apiTokenEnv: String
+    public var scimURL: URL?
+
+    public init(orgURL: URL, appId: String, apiTokenEnv: String, scimURL: URL? = nil) {
+        self.orgURL = orgURL
+        self.appId = appId
+        self.apiTokenEnv = apiTokenEnv
+        self.scimURL = scimURL
+    }
+}
+
+public struct ManualSpec: Sendable, Equatable {
+    public var file: String
+    public var mode: Int
+    public var instructions: String
+
+    public init(file: String, mode: Int = 0o600, instructions: String) {
+        self.file = file
+        self.mode = mode
+        self.instructions = instructions
+    }
+}
+
+/// What a webhook is told about. Raw values are the policy's spelling (a contract).
+public enum NotificationKind: String, Sendable, CaseIterable, Codable {
+    case failure
+    case blocked
+    case stuck
+    case emergency
+    case expiring
+    case success
+    /// A manual delivery waits for `scim-rotator confirm`.
+    case confirm
+}
+
+/// A webhook (`notify: - webhook: {...}`).
+public struct NotifySpec: Sendable, Equatable {
+    public enum Format: String, Sendable, CaseIterable {
+        case json
+        case slack
+    }
+
+    public var url: URL?
+    /// The URL from an environment variable (Slack webhook URLs are themselves secrets).
+    public var urlEnv: String?
+    public var on: Set<NotificationKind>
+    public var format: Format
+    /// Sent as the `Authorization` header value.
+    public var authorizationEnv: String?
+
+    public static let defaultKinds: Set<NotificationKind> = [
+        .failure, .blocked, .stuck, .emergency, .expiring, .confirm,
+    ]
+
+    public init(
+        url: URL? = nil,
+        urlEnv: String? = nil,
+        on: Set<NotificationKind> = defaultKinds,
+        format: Format = .json,
+        authorizationEnv: String? = nil
+    ) {
+        self.url = url
+        self.urlEnv = urlEnv
+        self.on = on
+        self.format = format
+        self.authorizationEnv = authorizationEnv
     }
 }
 

@@ -6,19 +6,41 @@ import Yams
 public enum PolicyLoader {
     static let topKeys = [
         "name", "provider", "zone", "endpoint", "region", "credentials", "apiTimeZone", "keyLimit", "rotation",
-        "deliver", "verify",
+        "deliver", "verify", "notify",
     ]
+    /// Keys `_defaults.yaml` may set for every policy.
+    static var defaultsKeys: [String] { topKeys.filter { $0 != "name" && $0 != "zone" } }
+    public static let defaultsFileName = "_defaults.yaml"
     static let rotationKeys = [
         "keyLifetime", "rotateBefore", "maxAge", "gracePeriod", "deleteAfter", "window", "jitter", "minBackoff",
-        "maxBackoff", "stuckAfter",
+        "maxBackoff", "stuckAfter", "warnBefore",
     ]
 
-    /// Reads one policy file.
-    public static func load(file: String) throws -> Policy {
+    /// Reads one policy file, under the defaults of its directory's `_defaults.yaml` if there is one.
+    public static func load(file: String, defaults: Node? = nil) throws -> Policy {
         guard let data = FileManager.default.contents(atPath: file) else {
             throw PolicyError([PolicyIssue(file: file, line: nil, key: "", message: "cannot read the file")])
         }
-        return try parse(yaml: String(decoding: data, as: UTF8.self), file: file)
+        return try parse(yaml: String(decoding: data, as: UTF8.self), file: file, defaults: defaults)
+    }
+
+    /// Reads `_defaults.yaml` in `directory`: the keys every policy there inherits (a policy's own keys win;
+    /// mappings merge, lists are replaced). Nil when there is none.
+    public static func loadDefaults(directory: String) throws -> Node? {
+        let file = (directory as NSString).appendingPathComponent(defaultsFileName)
+        guard let data = FileManager.default.contents(atPath: file) else { return nil }
+        let yaml = String(decoding: data, as: UTF8.self)
+        let node: Node?
+        do {
+            node = try Yams.compose(yaml: yaml)
+        } catch let error as YamlError {
+            throw PolicyError([syntaxIssue(error, yaml: yaml, file: file)])
+        }
+        guard let node else { return nil }
+        var reader = PolicyReader(file: file)
+        guard reader.mapping(node, path: "", allowed: defaultsKeys) != nil else { throw PolicyError(reader.issues) }
+        if !reader.issues.isEmpty { throw PolicyError(reader.issues) }
+        return node
     }
 
     /// Reads every `*.yaml`/`*.yml` directly in `directory` (not subdirectories; names starting with `_` or `.` are
@@ -43,13 +65,24 @@ public enum PolicyLoader {
         return try loadFiles(files)
     }
 
-    /// Reads the given files as one set.
+    /// Reads the given files as one set (each under its own directory's `_defaults.yaml`).
     public static func loadFiles(_ files: [String]) throws -> [Policy] {
         var policies: [Policy] = []
         var issues: [PolicyIssue] = []
+        var defaultsByDirectory: [String: Result<Node?, PolicyError>] = [:]
         for file in files {
+            let parent = (file as NSString).deletingLastPathComponent
+            let directory = parent.isEmpty ? "." : parent
+            if defaultsByDirectory[directory] == nil {
+                let loaded = Result { try loadDefaults(directory: directory) }.mapError {
+                    $0 as? PolicyError ?? PolicyError([])
+                }
+                defaultsByDirectory[directory] = loaded
+                if case .failure(let error) = loaded { issues += error.issues }
+            }
+            guard case .success(let defaults)? = defaultsByDirectory[directory] else { continue }
             do {
-                policies.append(try load(file: file))
+                policies.append(try load(file: file, defaults: defaults))
             } catch let error as PolicyError {
                 issues += error.issues
             }
@@ -87,14 +120,15 @@ public enum PolicyLoader {
     }
 
     /// Parses and validates one policy document.
-    public static func parse(yaml: String, file: String) throws -> Policy {
+    public static func parse(yaml: String, file: String, defaults: Node? = nil) throws -> Policy {
         var reader = PolicyReader(file: file)
-        let root: Node?
+        var root: Node?
         do {
             root = try Yams.compose(yaml: yaml)
         } catch let error as YamlError {
             throw PolicyError([syntaxIssue(error, yaml: yaml, file: file)])
         }
+        if let defaults, let own = root { root = merge(defaults, into: own) }
         guard let root, let top = reader.mapping(root, path: "", allowed: topKeys) else {
             if root == nil {
                 reader.issue(nil, "", "the file is empty; a policy needs at least `provider:` and `zone:`")
@@ -185,6 +219,8 @@ public enum PolicyLoader {
         if let node = top["deliver"] {
             deliver = readDeliver(node, reader: &reader)
         }
+        var notify: [NotifySpec] = []
+        if let node = top["notify"] { notify = readNotify(node, reader: &reader) }
         var verify = VerifySpec()
         if let node = top["verify"], let entries = reader.mapping(node, path: "verify", allowed: ["scim"]),
             let scim = entries["scim"],
@@ -209,7 +245,8 @@ public enum PolicyLoader {
             keyLimit: keyLimit,
             rotation: rotation,
             deliver: deliver,
-            verify: verify
+            verify: verify,
+            notify: notify
         )
     }
 
@@ -301,6 +338,7 @@ public enum PolicyLoader {
             }
         }
         settings.jitter = reader.duration(entries["jitter"], "rotation.jitter")
+        settings.warnBefore = reader.duration(entries["warnBefore"], "rotation.warnBefore")
         settings.minBackoff = reader.duration(entries["minBackoff"], "rotation.minBackoff") ?? settings.minBackoff
         settings.maxBackoff = reader.duration(entries["maxBackoff"], "rotation.maxBackoff") ?? settings.maxBackoff
         settings.stuckAfter =
@@ -401,71 +439,5 @@ public enum PolicyLoader {
             return nil
         }
         return RotationWindow(days: days, start: start, end: end % (24 * 60), timeZone: timeZone)
-    }
-
-    static func readDeliver(_ node: Node, reader: inout PolicyReader) -> [DeliverySpec] {
-        guard case .sequence(let items) = node else {
-            reader.issue(
-                node,
-                "deliver",
-                "must be a list of sinks, e.g. `- file: {path: /var/lib/scim-rotator/out/NAME.token}`"
-            )
-            return []
-        }
-        var specs: [DeliverySpec] = []
-        for (index, item) in items.enumerated() {
-            let path = "deliver[\(index)]"
-            guard let entries = reader.mapping(item, path: path, allowed: ["file", "exec"]) else { continue }
-            guard entries.count == 1, let (kind, body) = entries.first else {
-                reader.issue(item, path, "each entry is exactly one sink: `file:` or `exec:`")
-                continue
-            }
-            switch kind {
-            case "file":
-                guard let fields = reader.mapping(body, path: "\(path).file", allowed: ["path", "mode"]) else {
-                    continue
-                }
-                guard let filePath = reader.string(fields["path"], "\(path).file.path") else {
-                    if fields["path"] == nil {
-                        reader.issue(body, "\(path).file.path", "missing; the file the new key is written to")
-                    }
-                    continue
-                }
-                var mode = 0o600
-                if let modeNode = fields["mode"] {
-                    if let text = modeNode.string, text.range(of: "^0?[0-7]{3}$", options: .regularExpression) != nil,
-                        let parsed = Int(text, radix: 8)
-                    {
-                        mode = parsed
-                        if parsed & 0o077 & ~0o040 != 0 {
-                            reader.issue(
-                                modeNode,
-                                "\(path).file.mode",
-                                "\(text) lets others read or write the key; use \"0600\" (or \"0640\" for a group)"
-                            )
-                        }
-                    } else {
-                        reader.issue(modeNode, "\(path).file.mode", "must be an octal mode in quotes, e.g. \"0600\"")
-                    }
-                }
-                specs.append(.file(path: filePath, mode: mode))
-            default:
-                guard let fields = reader.mapping(body, path: "\(path).exec", allowed: ["command", "timeout"]) else {
-                    continue
-                }
-                guard let command = reader.stringList(fields["command"], "\(path).exec.command"), !command.isEmpty
-                else {
-                    reader.issue(
-                        body,
-                        "\(path).exec.command",
-                        "missing or empty; a list like [\"/usr/local/bin/push-scim-token\", \"--app\", \"okta\"] (the key arrives on stdin)"
-                    )
-                    continue
-                }
-                let timeout = reader.duration(fields["timeout"], "\(path).exec.timeout") ?? TimeSpan(seconds: 60)
-                specs.append(.exec(command: command, timeout: timeout))
-            }
-        }
-        return specs
     }
 }

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import Logging
+import Notifications
 import RotationEngine
 import RotationHistory
 import RotationPolicy
@@ -109,6 +111,13 @@ extension CommonOptions {
     /// The wiring for commands that change zones, with the crash suite's fail points read from the environment.
     func wiring(store: any HistoryStore, logger: Logger, shutdown: ShutdownSignal = ShutdownSignal()) throws -> Wiring {
         var wiring = Wiring(store: store, databasePath: databasePath, logger: logger, shutdown: shutdown)
+        wiring.notifier = Notifier(
+            transport: wiring.transport,
+            store: store,
+            clock: wiring.clock,
+            environment: environment,
+            logger: logger
+        )
         do {
             wiring.failPoints = try FailPoints.fromEnvironment(environment)
         } catch {

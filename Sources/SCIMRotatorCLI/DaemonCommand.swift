@@ -1,6 +1,8 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import Logging
+import Notifications
 import RotationEngine
 import RotationHistory
 import RotationPolicy
@@ -77,6 +79,7 @@ extension SCIMRotator {
             }
             defer { forward.cancel() }
             try await scheduler.run(signals: signals)
+            await wiring.notifier?.drain(timeout: 10)
         }
     }
 }

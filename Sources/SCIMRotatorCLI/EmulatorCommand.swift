@@ -1,7 +1,9 @@
 import ArgumentParser
 import CloudEmulator
+import Delivery
 import Foundation
 import Logging
+import Notifications
 import RotationEngine
 import RotationHistory
 import RotationPolicy

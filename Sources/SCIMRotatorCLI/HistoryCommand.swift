@@ -1,6 +1,8 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import Logging
+import Notifications
 import RotationEngine
 import RotationHistory
 import RotationPolicy

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import Logging
+import Notifications
 import RotationEngine
 import RotationHistory
 import RotationPolicy
@@ -32,6 +34,56 @@ extension SCIMRotator {
             @Argument(help: "Policy files (default: every *.yaml in --policies).")
             var files: [String] = []
 
+            /// What this machine lacks for a policy: unset variables, missing files and directories.
+            static func environmentWarnings(_ policy: Policy, environment: [String: String]) -> [String] {
+                var warnings: [String] = []
+                func variable(_ name: String?, _ what: String) {
+                    guard let name, (environment[name] ?? "").isEmpty else { return }
+                    warnings.append("environment variable \(name) is not set here (\(what))")
+                }
+                variable(policy.credentials.idEnv, "the access key id for zone \(policy.zone)")
+                variable(policy.credentials.secretEnv, "the access key secret for zone \(policy.zone)")
+                func directory(of path: String, _ what: String) {
+                    let parent = (path as NSString).deletingLastPathComponent
+                    var isDirectory: ObjCBool = false
+                    if !parent.isEmpty,
+                        !FileManager.default.fileExists(atPath: parent, isDirectory: &isDirectory)
+                            || !isDirectory.boolValue
+                    {
+                        warnings.append("the directory \(parent) for \(what) does not exist here")
+                    }
+                }
+                for spec in policy.deliver {
+                    for name in spec.environmentNames { variable(name, spec.summary) }
+                    switch spec {
+                    case .file(let path, _): directory(of: path, spec.summary)
+                    case .manual(let manual): directory(of: manual.file, spec.summary)
+                    case .exec(let command, _):
+                        if let program = command.first, !FileManager.default.isExecutableFile(atPath: program) {
+                            warnings.append("\(program) is not an executable file here (\(spec.summary))")
+                        }
+                    case .kubernetes(let kubernetes):
+                        if let file = kubernetes.kubeconfig, !FileManager.default.isReadableFile(atPath: file) {
+                            warnings.append("kubeconfig \(file) is not readable here (\(spec.summary))")
+                        } else if kubernetes.kubeconfig == nil, kubernetes.server == nil,
+                            !FileManager.default.isReadableFile(
+                                atPath: KubernetesSink.serviceAccountDirectory + "/token"
+                            )
+                        {
+                            warnings.append(
+                                "no in-cluster service account token here (\(spec.summary)); fine if it runs in a pod"
+                            )
+                        }
+                    default: break
+                    }
+                }
+                for notify in policy.notify {
+                    variable(notify.urlEnv, "a webhook URL")
+                    variable(notify.authorizationEnv, "a webhook's Authorization header")
+                }
+                return warnings
+            }
+
             func run() throws {
                 let policies: [Policy]
                 do {
@@ -48,11 +100,8 @@ extension SCIMRotator {
                 for policy in policies { table.add([policy.name, policy.provider.rawValue, policy.zone, policy.file]) }
                 Console.line(table.render())
                 for policy in policies {
-                    let names = [policy.credentials.idEnv, policy.credentials.secretEnv]
-                    for name in names where (common.environment[name] ?? "").isEmpty {
-                        Console.line(
-                            "warning: \(policy.name): environment variable \(name) is not set here (the access key for zone \(policy.zone))"
-                        )
+                    for warning in Self.environmentWarnings(policy, environment: common.environment) {
+                        Console.line("warning: \(policy.name): \(warning)")
                     }
                 }
                 Console.line("\(policies.count) policies ok")

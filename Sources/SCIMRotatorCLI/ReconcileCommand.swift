@@ -1,6 +1,8 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import Logging
+import Notifications
 import RotationEngine
 import RotationHistory
 import RotationPolicy
@@ -42,6 +44,7 @@ extension SCIMRotator {
                 runPass: { await wiring.pass($0) }
             )
             let results = await scheduler.runConcurrently(policies).sorted { $0.policy < $1.policy }
+            await wiring.notifier?.drain()
             Console.line(PassReport.render(results, now: wiring.clock.now()))
             if results.contains(where: \.isFailure) {
                 throw CLIError(

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import Logging
+import Notifications
 import RotationEngine
 import RotationHistory
 import RotationPolicy
@@ -57,6 +59,7 @@ extension SCIMRotator {
                 deleteOld: deleteOld
             )
             let result = await wiring.pass(policy, request: request)
+            await wiring.notifier?.drain()
             Console.line(PassReport.render([result], now: wiring.clock.now()))
             if result.isFailure {
                 throw CLIError("\(policy.name): \(result.message)", exitCode: 1)

@@ -1,6 +1,8 @@
 import ArgumentParser
+import Delivery
 import Foundation
 import Logging
+import Notifications
 import RotationEngine
 import RotationHistory
 import RotationPolicy
@@ -23,7 +25,8 @@ public struct SCIMRotator: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            Daemon.self, Reconcile.self, Rotate.self, PlanCommand.self, Status.self, History.self, Audit.self,
+            Daemon.self, Reconcile.self, Rotate.self, Confirm.self, PlanCommand.self, Status.self, History.self,
+            Audit.self,
             PolicyGroup.self, Sync.self, Emulator.self, Demo.self,
         ]
     )

@@ -2,6 +2,7 @@ import AlibabaCloudSSO
 import Delivery
 import Foundation
 import Logging
+import Notifications
 import RotationEngine
 import RotationHistory
 import RotationPolicy
@@ -21,6 +22,8 @@ struct Wiring: Sendable {
     /// The demo points every policy at its in-process emulator.
     var endpointOverride: URL?
     var onEvent: @Sendable (HistoryEvent) -> Void = { _ in }
+    /// Sends each policy's `notify:` webhooks for its events.
+    var notifier: Notifier?
     /// `SCIM_ROTATOR_FAILPOINTS` for the crash suite; inert unless set.
     var failPoints: FailPoints = .none
 
@@ -82,11 +85,76 @@ struct Wiring: Sendable {
         }
     }
 
-    func sinks(for policy: Policy) -> [any DeliverySink] {
-        policy.deliver.map { spec -> any DeliverySink in
+    func sinks(for policy: Policy) throws -> [any DeliverySink] {
+        try policy.deliver.map { spec -> any DeliverySink in
+            let secret = { (name: String) throws -> Secret in
+                try SinkEnvironment.secret(
+                    name,
+                    sink: "policy \(policy.name): \(spec.summary)",
+                    environment: environment
+                )
+            }
             switch spec {
-            case .file(let path, let mode): return FileSink(path: path, mode: mode)
-            case .exec(let command, let timeout): return ExecSink(command: command, timeout: timeout.timeInterval)
+            case .file(let path, let mode):
+                return FileSink(path: path, mode: mode)
+            case .exec(let command, let timeout):
+                return ExecSink(command: command, timeout: timeout.timeInterval)
+            case .vault(let vault):
+                let authentication: VaultSink.Authentication
+                if let roleIdEnv = vault.roleIdEnv, let secretIdEnv = vault.secretIdEnv {
+                    authentication = .appRole(
+                        roleId: try secret(roleIdEnv),
+                        secretId: try secret(secretIdEnv),
+                        mount: vault.authMount
+                    )
+                } else {
+                    authentication = .token(try secret(vault.tokenEnv ?? "VAULT_TOKEN"))
+                }
+                return VaultSink(
+                    address: vault.address,
+                    mount: vault.mount,
+                    path: vault.path,
+                    namespace: vault.namespace,
+                    authentication: authentication,
+                    transport: transport
+                )
+            case .entra(let entra):
+                return EntraSink(
+                    tenantId: entra.tenantId,
+                    servicePrincipalId: entra.servicePrincipalId,
+                    clientId: entra.clientId,
+                    clientSecret: try secret(entra.clientSecretEnv),
+                    scimURL: entra.scimURL,
+                    loginEndpoint: entra.loginEndpoint ?? EntraSink.loginEndpoint,
+                    graphEndpoint: entra.graphEndpoint ?? EntraSink.graphEndpoint,
+                    transport: transport
+                )
+            case .kubernetes(let kubernetes):
+                let connection: KubernetesSink.Connection
+                if let server = kubernetes.server {
+                    connection = .init(server: server, token: try kubernetes.tokenEnv.map(secret), caPEM: nil)
+                } else if let kubeconfig = kubernetes.kubeconfig {
+                    connection = try KubernetesSink.fromKubeconfig(path: kubeconfig)
+                } else {
+                    connection = try KubernetesSink.inCluster(environment: environment)
+                }
+                return try KubernetesSink(
+                    namespace: kubernetes.namespace,
+                    name: kubernetes.name,
+                    key: kubernetes.key,
+                    connection: connection,
+                    transport: transport
+                )
+            case .okta(let okta):
+                return OktaSink(
+                    orgURL: okta.orgURL,
+                    appId: okta.appId,
+                    apiToken: try secret(okta.apiTokenEnv),
+                    scimURL: okta.scimURL,
+                    transport: transport
+                )
+            case .manual(let manual):
+                return ManualSink(file: manual.file, mode: manual.mode, instructions: manual.instructions)
             }
         }
     }
@@ -96,7 +164,7 @@ struct Wiring: Sendable {
             policy: policy,
             provider: try provider(for: policy),
             store: store,
-            sinks: sinks(for: policy),
+            sinks: try sinks(for: policy),
             verifier: SCIMVerifier(
                 transport: transport,
                 clock: clock,
@@ -107,7 +175,10 @@ struct Wiring: Sendable {
             logger: logger,
             shutdown: shutdown,
             failPoints: failPoints,
-            onEvent: onEvent
+            onEvent: { [onEvent, notifier] event in
+                onEvent(event)
+                notifier?.notify(event, policy: policy)
+            }
         )
     }
 

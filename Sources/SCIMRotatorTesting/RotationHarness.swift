@@ -22,7 +22,8 @@ public final class MemorySink: DeliverySink {
     public init() {}
     public var summary: String { "memory" }
 
-    public func deliver(_ secret: Secret, context: DeliveryContext) async throws {
+    @discardableResult
+    public func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt {
         let fail = state.withLock { s -> Bool in
             if s.failures > 0 {
                 s.failures -= 1
@@ -32,6 +33,7 @@ public final class MemorySink: DeliverySink {
             return false
         }
         if fail { throw DeliveryError(sink: summary, message: "injected failure") }
+        return .done
     }
 
     /// The next `count` deliveries fail.
@@ -55,6 +57,7 @@ public final class RotationHarness: Sendable {
         provider kind: ProviderKind = .tencent,
         start: Date = RotationHarness.epoch,
         keyLimit: Int = 2,
+        databasePath: String? = nil,
         configure: (inout Policy) -> Void = { _ in }
     ) throws {
         clock = VirtualClock(start: start)
@@ -64,7 +67,7 @@ public final class RotationHarness: Sendable {
         configuration.rateLimit = 0
         configuration.alibabaRateLimit = 0
         emulator = Emulator(configuration: configuration, clock: clock)
-        store = try SQLiteHistoryStore()
+        store = try databasePath.map { try SQLiteHistoryStore(path: $0) } ?? SQLiteHistoryStore()
         sink = MemorySink()
         // Both clouds rotate at age 60 days: Tencent by a 90-day lifetime minus rotateBefore 30d, Alibaba (whose
         // keys always live a year) by maxAge.
@@ -125,10 +128,11 @@ public final class RotationHarness: Sendable {
         failPoints: FailPoints = .none,
         sinks: [any DeliverySink]? = nil,
         shutdown: ShutdownSignal = ShutdownSignal(),
+        logger: Logger? = nil,
         onEvent: @escaping @Sendable (HistoryEvent) -> Void = { _ in }
     ) -> PolicyRunner {
-        var logger = Logger(label: "test")
-        logger.logLevel = .critical
+        var quiet = Logger(label: "test")
+        quiet.logLevel = .critical
         return PolicyRunner(
             policy: policy,
             provider: provider(),
@@ -136,7 +140,7 @@ public final class RotationHarness: Sendable {
             sinks: sinks ?? [sink],
             verifier: SCIMVerifier(transport: transport, clock: clock, attempts: 2, interval: 1),
             clock: clock,
-            logger: logger,
+            logger: logger ?? quiet,
             shutdown: shutdown,
             failPoints: failPoints,
             onEvent: onEvent
@@ -237,5 +241,27 @@ public final class RotationHarness: Sendable {
             violations.append("rotation \(rotation) completed \(count) times")
         }
         return violations
+    }
+}
+
+/// A log handler that keeps every line, metadata included, for tests that check what reaches the logs.
+public final class CapturingLogHandler: LogHandler, @unchecked Sendable {
+    public static let lines = Mutex<[String]>([])
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level = .trace
+    public let label: String
+
+    public init(label: String) {
+        self.label = label
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+        Self.lines.withLock { $0.append("\(event.level) \(event.message) \(merged)") }
     }
 }

@@ -150,13 +150,18 @@ struct HistoryStoreTests {
         _ = try SQLiteHistoryStore(path: path)
         let holder = try SQLiteHistoryStore(path: path, busyTimeout: 0.2)
         let waiter = try SQLiteHistoryStore(path: path, busyTimeout: 0.2)
-        // Another process holds the write lock for a while: a write followed by a long query in one transaction.
-        let holding = Task.detached {
-            try holder.unsafeExecute(
-                "INSERT INTO meta (key, value) VALUES ('x', 'y'); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 6000000) SELECT count(*) FROM c"
-            )
-        }
-        try await Task.sleep(nanoseconds: 150_000_000)
+        // Another writer holds the lock until the test has seen the error.
+        let held = DispatchSemaphore(value: 0)
+        let release = DispatchSemaphore(value: 0)
+        let finished = DispatchSemaphore(value: 0)
+        Thread {
+            try? holder.unsafeHoldingWriteLock {
+                held.signal()
+                release.wait()
+            }
+            finished.signal()
+        }.start()
+        while held.wait(timeout: .now()) == .timedOut { try await Task.sleep(nanoseconds: 5_000_000) }
         let error = #expect(throws: HistoryError.self) {
             try waiter.commit(
                 JournalWrite(events: [
@@ -166,7 +171,8 @@ struct HistoryStoreTests {
             )
         }
         #expect(error?.description.contains("locked") == true)
-        try await holding.value
+        release.signal()
+        while finished.wait(timeout: .now()) == .timedOut { try await Task.sleep(nanoseconds: 5_000_000) }
     }
 
     @Test("a lock file is exclusive between holders and released with its holder")

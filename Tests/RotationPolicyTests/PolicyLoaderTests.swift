@@ -207,7 +207,11 @@ struct PolicyLoaderTests {
             atomically: true,
             encoding: .utf8
         )
-        try "not: a policy\n".write(toFile: directory + "/_defaults.yaml", atomically: true, encoding: .utf8)
+        try "rotation: {gracePeriod: 1h}\n".write(
+            toFile: directory + "/_defaults.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
         let error = #expect(throws: PolicyError.self) { try PolicyLoader.loadDirectory(directory) }
         #expect(error?.issues.contains { $0.key == "name" && $0.message.contains("unique") } == true)
         #expect(error?.issues.contains { $0.key == "zone" && $0.message.contains("one policy per zone") } == true)

@@ -174,3 +174,43 @@ struct CLITests {
         )
     }
 }
+
+@Suite("Manual delivery from the command line", .serialized)
+struct ConfirmCLITests {
+    @Test("rotate hands the key to a person and waits; status says so; confirm promotes")
+    func confirm() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        let before = try String(contentsOfFile: work.token, encoding: .utf8)
+        try """
+        provider: tencent
+        zone: z-demo00000001
+        endpoint: \(emulator.url)
+        rotation: {keyLifetime: 90d, rotateBefore: 30d}
+        deliver:
+          - manual: {file: \(work.path)/out/manual.token, instructions: "Paste it into the IdP."}
+        """.write(toFile: work.policies + "/test.yaml", atomically: true, encoding: .utf8)
+        let rotate = try CLI.run(["rotate", "test"] + work.common, environment: emulator.environment)
+        #expect(rotate.status == 0, "\(rotate.stdout) \(rotate.stderr)")
+        #expect(rotate.stdout.contains("waiting"))
+        let status = try CLI.run(["status"] + work.common, environment: emulator.environment)
+        #expect(status.stdout.contains("scim-rotator confirm test"))
+        let handed = try String(contentsOfFile: work.path + "/out/manual.token", encoding: .utf8)
+        #expect(handed != before)
+        #expect(try emulator.scimStatus(token: before) == 200, "the old key still works")
+        let confirm = try CLI.run(
+            ["confirm", "test", "--reason", "pasted by alice"] + work.common,
+            environment: emulator.environment
+        )
+        #expect(confirm.status == 0, "\(confirm.stdout) \(confirm.stderr)")
+        let history = try CLI.run(
+            ["history", "--event", "key.confirmed", "--event", "key.promoted", "--format", "csv"] + work.common
+        )
+        #expect(history.stdout.contains("pasted by alice") && history.stdout.contains("key.promoted"))
+        #expect(
+            try CLI.run(["confirm", "test"] + work.common, environment: emulator.environment).status == 1,
+            "nothing waits any more"
+        )
+    }
+}

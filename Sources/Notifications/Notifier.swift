@@ -1,0 +1,230 @@
+import Foundation
+import Logging
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+import Synchronization
+import Transport
+
+/// Sends webhook notifications for history events, as each policy's `notify:` asks.
+///
+/// A notification never blocks a rotation: it is sent on its own task, retried with backoff, and its outcome is
+/// recorded in the history (`notification.sent` / `notification.failed`). Callers that exit soon after (reconcile)
+/// call ``drain(timeout:)`` first.
+public final class Notifier: Sendable {
+    let transport: any HTTPTransport
+    let store: any HistoryStore
+    let clock: any RotatorClock
+    let environment: [String: String]
+    let logger: Logger
+    let retry: RetryPolicy
+    let timeout: Double
+    let pause: @Sendable (Double) async throws -> Void
+    private let inFlight = Mutex<[UUID: Task<Void, Never>]>([:])
+
+    public init(
+        transport: any HTTPTransport,
+        store: any HistoryStore,
+        clock: any RotatorClock,
+        environment: [String: String] = ProcessInfo.processInfo.environment,
+        logger: Logger,
+        retry: RetryPolicy = RetryPolicy(maxAttempts: 4, baseDelay: 1, maxDelay: 10),
+        timeout: Double = 10,
+        pause: @escaping @Sendable (Double) async throws -> Void = RetryPolicy.sleep
+    ) {
+        self.transport = transport
+        self.store = store
+        self.clock = clock
+        self.environment = environment
+        self.logger = logger
+        self.retry = retry
+        self.timeout = timeout
+        self.pause = pause
+    }
+
+    /// The notification kinds an event stands for.
+    public static func kinds(for event: HistoryEvent) -> [NotificationKind] {
+        switch event.kind {
+        case EventKind.rotationFailed.rawValue: return [.failure]
+        case EventKind.rotationBlocked.rawValue: return [.blocked]
+        case EventKind.policyStuck.rawValue: return [.stuck]
+        case EventKind.keyExpiring.rawValue: return [.expiring]
+        case EventKind.rotationWaiting.rawValue: return [.confirm]
+        case EventKind.rotationStarted.rawValue where event.actor == Actor.emergency.rawValue: return [.emergency]
+        case EventKind.rotationCompleted.rawValue:
+            return event.actor == Actor.emergency.rawValue ? [.emergency, .success] : [.success]
+        default: return []
+        }
+    }
+
+    /// Queues the webhooks `policy` wants for `event`. Returns at once.
+    public func notify(_ event: HistoryEvent, policy: Policy) {
+        let kinds = Self.kinds(for: event)
+        guard !kinds.isEmpty else { return }
+        for (index, spec) in policy.notify.enumerated() {
+            guard let kind = kinds.first(where: spec.on.contains) else { continue }
+            let id = UUID()
+            let task = Task { [self] in
+                await self.deliver(event, kind: kind, spec: spec, index: index, policy: policy)
+                _ = self.inFlight.withLock { $0.removeValue(forKey: id) }
+            }
+            inFlight.withLock { $0[id] = task }
+        }
+    }
+
+    /// Waits for queued notifications, at most `timeout` seconds.
+    public func drain(timeout: Double = 30) async {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let tasks = inFlight.withLock { Array($0.values) }
+            if tasks.isEmpty { return }
+            try? await Task.sleep(nanoseconds: 20_000_000)
+        }
+    }
+
+    /// The JSON (or Slack) body for an event. Events carry no secrets; neither does this.
+    public static func payload(
+        _ event: HistoryEvent,
+        kind: NotificationKind,
+        format: NotifySpec.Format
+    ) -> [String: Any] {
+        let headline = Self.headline(event, kind: kind)
+        switch format {
+        case .slack:
+            return ["text": headline]
+        case .json:
+            var body: [String: Any] = [
+                "kind": kind.rawValue, "message": headline, "policy": event.policy, "provider": event.provider,
+                "zone": event.zone, "event": event.kind, "time": event.time, "actor": event.actor, "seq": event.seq,
+            ]
+            if let rotation = event.rotationId { body["rotationId"] = rotation }
+            if let key = event.keyId { body["keyId"] = key }
+            if let reason = event.reason { body["reason"] = reason }
+            if let detail = event.detail, let data = detail.data(using: .utf8),
+                let object = try? JSONSerialization.jsonObject(with: data)
+            {
+                body["detail"] = object
+            }
+            return body
+        }
+    }
+
+    static func headline(_ event: HistoryEvent, kind: NotificationKind) -> String {
+        let subject = "scim-rotator \(event.policy) (\(event.provider) \(event.zone))"
+        let reason = event.reason.map { ": \($0)" } ?? ""
+        switch kind {
+        case .failure: return "\(subject): rotation failed\(reason)"
+        case .blocked: return "\(subject): rotation blocked\(reason)"
+        case .stuck: return "\(subject): stuck\(reason)"
+        case .emergency:
+            return
+                "\(subject): emergency rotation \(event.kind == EventKind.rotationCompleted.rawValue ? "completed" : "started")\(reason)"
+        case .expiring: return "\(subject): the current SCIM key \(event.keyId ?? "") is expiring\(reason)"
+        case .success: return "\(subject): rotated to key \(event.keyId ?? "")"
+        case .confirm: return "\(subject): a person must act before the new key is promoted\(reason)"
+        }
+    }
+
+    func deliver(_ event: HistoryEvent, kind: NotificationKind, spec: NotifySpec, index: Int, policy: Policy) async {
+        let target: URL?
+        if let name = spec.urlEnv {
+            target = environment[name].flatMap(URL.init(string:))
+        } else {
+            target = spec.url
+        }
+        let host = target?.host ?? "?"
+        var detail = ["kind": kind.rawValue, "webhook": "notify[\(index)] \(host)", "event": String(event.seq)]
+        var secrets: [Secret] = []
+        var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
+        if let name = spec.authorizationEnv, let value = environment[name], !value.isEmpty {
+            headers.append(("Authorization", value))
+            secrets.append(Secret(value))
+        }
+        if let name = spec.urlEnv, let value = environment[name] { secrets.append(Secret(value)) }
+        var outcome: Result<Int, any Error>
+        if let target {
+            let body =
+                (try? JSONSerialization.data(
+                    withJSONObject: Self.payload(event, kind: kind, format: spec.format),
+                    options: [.sortedKeys, .withoutEscapingSlashes]
+                )) ?? Data()
+            let attempts = Mutex(0)
+            do {
+                let status = try await retry.run(pause: pause, shouldRetry: \.isTransient) {
+                    attempts.withLock { $0 += 1 }
+                    let response: HTTPResponse
+                    do {
+                        response = try await transport.send(
+                            HTTPRequest(method: "POST", url: target, headers: headers, body: body, timeout: timeout)
+                        )
+                    } catch let error as TransportError {
+                        throw ProviderError(
+                            error.kind == .timeout ? .timeout : .network,
+                            action: "webhook",
+                            message: error.message
+                        )
+                    }
+                    guard (200..<300).contains(response.status) else {
+                        throw ProviderError(
+                            response.status >= 500 || response.status == 429 ? .serverError : .invalidRequest,
+                            action: "webhook",
+                            message: "HTTP \(response.status)",
+                            httpStatus: response.status
+                        )
+                    }
+                    return response.status
+                }
+                outcome = .success(status)
+            } catch {
+                outcome = .failure(error)
+            }
+            detail["attempts"] = String(attempts.withLock { $0 })
+        } else {
+            outcome = .failure(
+                ProviderError(
+                    .invalidRequest,
+                    action: "webhook",
+                    message: "environment variable \(spec.urlEnv ?? "?") holds no URL"
+                )
+            )
+        }
+        let record: NewEvent
+        switch outcome {
+        case .success(let status):
+            detail["status"] = String(status)
+            record = NewEvent(
+                policy: event.policy,
+                provider: ProviderKind(rawValue: event.provider) ?? policy.provider,
+                zone: event.zone,
+                rotationId: event.rotationId,
+                kind: .notificationSent,
+                keyId: event.keyId,
+                actor: .scheduler,
+                reason: kind.rawValue,
+                detail: detail
+            )
+        case .failure(let error):
+            let message = "\(error)".redacting(secrets)
+            logger.warning(
+                "notification failed",
+                metadata: ["policy": "\(event.policy)", "kind": "\(kind.rawValue)", "error": "\(message)"]
+            )
+            record = NewEvent(
+                policy: event.policy,
+                provider: ProviderKind(rawValue: event.provider) ?? policy.provider,
+                zone: event.zone,
+                rotationId: event.rotationId,
+                kind: .notificationFailed,
+                keyId: event.keyId,
+                actor: .scheduler,
+                reason: message,
+                detail: detail
+            )
+        }
+        do {
+            try store.commit(JournalWrite(events: [record]), at: clock.now())
+        } catch {
+            logger.error("cannot record a notification outcome", metadata: ["error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import Notifications
+import RotationEngine
+import RotationHistory
+import RotationPolicy
+import SCIMRotatorCore
+
+extension SCIMRotator {
+    struct Confirm: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "confirm",
+            abstract: "Confirm a manual delivery: the identity provider now uses the new key, promote it.",
+            discussion: """
+                A `manual` sink hands the new key to a person (it writes it to a file only the service user can \
+                read) and the rotation waits, with the old key still enabled, until that person has pasted it into \
+                the identity provider and runs this command. `status` and `plan` show what is waiting. The \
+                confirmation is recorded in history (key.confirmed), then the key is promoted at once; the old key \
+                is disabled after the policy's grace period as usual.
+                """
+        )
+
+        @OptionGroup var common: CommonOptions
+
+        @Argument(help: "The policy whose manual delivery is done.")
+        var policy: String
+
+        @Option(help: "Who confirmed and how, recorded in history.")
+        var reason: String?
+
+        func run() async throws {
+            let policy = try common.loadPolicies(only: [self.policy])[0]
+            let store = try common.openStore()
+            let wiring = try common.wiring(store: store, logger: common.logger())
+            guard var rotation = try store.activeRotation(policy: policy.name), rotation.state == .awaitingConfirmation
+            else {
+                throw CLIError(
+                    "\(policy.name): nothing is waiting for confirmation (see `scim-rotator status \(policy.name)`)",
+                    exitCode: 1
+                )
+            }
+            let now = wiring.clock.now()
+            rotation.confirmedAt = now
+            rotation.updatedAt = now
+            try store.commit(
+                JournalWrite(
+                    rotation: rotation,
+                    events: [
+                        NewEvent(
+                            policy: policy.name,
+                            provider: policy.provider,
+                            zone: policy.zone,
+                            rotationId: rotation.id,
+                            kind: .keyConfirmed,
+                            keyId: rotation.newKeyId,
+                            actor: .manual,
+                            reason: reason ?? "confirmed from the CLI"
+                        )
+                    ]
+                ),
+                at: now
+            )
+            let result = await wiring.pass(policy)
+            await wiring.notifier?.drain()
+            Console.line(PassReport.render([result], now: wiring.clock.now()))
+            if result.isFailure { throw CLIError("\(policy.name): \(result.message)", exitCode: 1) }
+        }
+    }
+}
