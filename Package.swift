@@ -28,6 +28,8 @@ let package = Package(
             traits: ["FullFoundation"]
         ),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
@@ -43,6 +45,7 @@ let package = Package(
             name: "Transport",
             dependencies: [
                 "SCIMRotatorCore",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -115,6 +118,20 @@ let package = Package(
             dependencies: [
                 "SCIMRotatorCore", "RotationPolicy", "RotationHistory", "Delivery",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Running it for years: Prometheus metrics, /healthz and /readyz over HTTP, JSON logs.
+        .target(
+            name: "Observability",
+            dependencies: [
+                "SCIMRotatorCore", "RotationEngine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -133,7 +150,7 @@ let package = Package(
             name: "SCIMRotatorCLI",
             dependencies: [
                 "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudEmulator", "RotationPolicy",
-                "RotationHistory", "Delivery", "RotationEngine", "Notifications",
+                "RotationHistory", "Delivery", "RotationEngine", "Notifications", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -189,6 +206,16 @@ let package = Package(
         .testTarget(
             name: "DeliveryTests",
             dependencies: ["Delivery", "SCIMRotatorTesting", "CloudEmulator", "SCIMRotatorCore", "Transport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ObservabilityTests",
+            dependencies: [
+                "Observability", "RotationEngine", "RotationHistory", "RotationPolicy", "SCIMRotatorCore",
+                "SCIMRotatorTesting",
+                "Transport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -132,17 +132,28 @@ public struct AlibabaCloudSSOClient: Sendable {
         ) {
             try await rateLimiter.acquire("\(credentials.accessKeyId)/\(action)")
             let request = signedRequest(action: action, parameters: parameters, date: clock.now(), nonce: Self.nonce())
-            let response: HTTPResponse
+            let start = ContinuousClock.now
             do {
-                response = try await transport.send(request)
+                let response = try await transport.send(request)
+                let decoded: T = try decode(action: action, response: response)
+                CloudRequestMetrics.record(provider: "alibaba", action: action, code: "OK", since: start)
+                return decoded
             } catch let error as TransportError {
+                CloudRequestMetrics.record(provider: "alibaba", action: action, code: error.kind.rawValue, since: start)
                 throw ProviderError(
                     error.kind == .timeout ? .timeout : .network,
                     action: action,
                     message: error.message
                 )
+            } catch let error as ProviderError {
+                CloudRequestMetrics.record(
+                    provider: "alibaba",
+                    action: action,
+                    code: error.code ?? error.kind.rawValue,
+                    since: start
+                )
+                throw error
             }
-            return try decode(action: action, response: response)
         }
     }
 

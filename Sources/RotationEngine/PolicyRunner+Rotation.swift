@@ -485,6 +485,7 @@ extension PolicyRunner {
         rotation.state = .completed
         rotation.updatedAt = now
         rotation.finishedAt = now
+        RotatorMetrics.rotation(policy: policy.name, trigger: rotation.trigger, outcome: "completed")
         var state = try store.policyState(policy: policy.name)
         state.failures = 0
         state.stuck = false
@@ -515,6 +516,7 @@ extension PolicyRunner {
         let now = clock.now()
         rotation.state = .failed
         rotation.lastError = message
+        RotatorMetrics.rotation(policy: policy.name, trigger: rotation.trigger, outcome: "failed")
         rotation.updatedAt = now
         rotation.finishedAt = now
         try commit(
@@ -538,6 +540,7 @@ extension PolicyRunner {
         let now = clock.now()
         rotation.state = .blocked
         rotation.lastError = message
+        RotatorMetrics.rotation(policy: policy.name, trigger: rotation.trigger, outcome: "blocked")
         rotation.updatedAt = now
         rotation.finishedAt = now
         try commit(

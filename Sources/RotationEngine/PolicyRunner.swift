@@ -35,6 +35,8 @@ public struct PassResult: Sendable {
     public var message: String
     public var nextCheck: Date?
     public var rotations: [String]
+    /// When the current key falls due (for metrics and plan).
+    public var dueAt: Date?
 
     public var isFailure: Bool { outcome == .failed || outcome == .blocked }
 
@@ -97,6 +99,12 @@ public struct PolicyRunner: Sendable {
         if result.outcome != .interrupted {
             do {
                 try warnIfExpiring()
+                RotatorMetrics.record(
+                    policy: policy,
+                    keys: try store.keys(policy: policy.name),
+                    state: try store.policyState(policy: policy.name),
+                    dueAt: result.dueAt
+                )
             } catch {
                 logger.warning("cannot check the current key's expiry", metadata: ["error": "\(error)"])
             }
@@ -292,13 +300,15 @@ public struct PolicyRunner: Sendable {
         }
         try commit(JournalWrite(policyState: state))
         let outcome: PassResult.Outcome = plan.action == .wait ? .waiting : (changed ? .changed : .idle)
-        return PassResult(
+        var result = PassResult(
             policy: policy.name,
             outcome: outcome,
             message: plan.reason,
             nextCheck: plan.nextCheck,
             rotations: rotations
         )
+        result.dueAt = plan.dueAt
+        return result
     }
 
     /// Records a failure: back-off doubling from minBackoff to maxBackoff, stuck after stuckAfter in a row.

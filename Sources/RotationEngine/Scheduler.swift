@@ -35,6 +35,8 @@ public final class Scheduler: Sendable {
         public var nextWake: Date?
         /// How late the timer fired against the instant it was armed for, in real seconds.
         public var lateness: Double?
+        /// Policies loaded.
+        public var policies: Int
     }
 
     let configuration: Configuration
@@ -106,7 +108,16 @@ public final class Scheduler: Sendable {
                     if next <= after { next = after.addingTimeInterval(1) }
                     nextCheck[result.policy] = next
                 }
-                onTick(Tick(at: after, results: results, nextWake: nextCheck.values.min(), lateness: lateness))
+                RotatorMetrics.tick(at: after, lateness: lateness)
+                onTick(
+                    Tick(
+                        at: after,
+                        results: results,
+                        nextWake: nextCheck.values.min(),
+                        lateness: lateness,
+                        policies: policies.count
+                    )
+                )
                 lateness = nil
                 if results.contains(where: { $0.outcome == .interrupted }) { break }
                 continue

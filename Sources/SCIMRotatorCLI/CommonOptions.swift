@@ -3,6 +3,7 @@ import Delivery
 import Foundation
 import Logging
 import Notifications
+import Observability
 import RotationEngine
 import RotationHistory
 import RotationPolicy
@@ -40,6 +41,16 @@ struct CommonOptions: ParsableArguments {
     )
     var logLevel: String?
 
+    @Option(
+        name: .customLong("log-format"),
+        help: ArgumentHelp(
+            "human or json (one JSON object per line, for collectors).",
+            discussion: "Env: SCIM_ROTATOR_LOG_FORMAT.",
+            valueName: "format"
+        )
+    )
+    var logFormat: String?
+
     var environment: [String: String] { ProcessInfo.processInfo.environment }
 
     var policiesDirectory: String { policies ?? environment["SCIM_ROTATOR_POLICIES"] ?? "./policies" }
@@ -50,12 +61,21 @@ struct CommonOptions: ParsableArguments {
         if let level = logLevel ?? environment["SCIM_ROTATOR_LOG_LEVEL"], Logger.Level(rawValue: level) == nil {
             throw ValidationError("--log-level \(level): use trace, debug, info, notice, warning, error or critical")
         }
+        if let format = logFormat ?? environment["SCIM_ROTATOR_LOG_FORMAT"], format != "human", format != "json" {
+            throw ValidationError("--log-format \(format): use human or json")
+        }
     }
 
     func logger(defaultLevel: Logger.Level = .warning) -> Logger {
         let level =
             (logLevel ?? environment["SCIM_ROTATOR_LOG_LEVEL"]).flatMap(Logger.Level.init(rawValue:)) ?? defaultLevel
-        var logger = Logger(label: "scim-rotator") { label in
+        let json = (logFormat ?? environment["SCIM_ROTATOR_LOG_FORMAT"]) == "json"
+        var logger = Logger(label: "scim-rotator") { label -> any LogHandler in
+            if json {
+                var handler = JSONLogHandler(label: label)
+                handler.logLevel = level
+                return handler
+            }
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
             return handler

@@ -3,6 +3,7 @@ import Delivery
 import Foundation
 import Logging
 import Notifications
+import Observability
 import RotationEngine
 import RotationHistory
 import RotationPolicy
@@ -33,11 +34,25 @@ extension SCIMRotator {
         @Option(help: "Look at every policy at least this often (e.g. 1h, 30m).")
         var resync: String = "1h"
 
+        @Option(
+            help: ArgumentHelp(
+                "Serve /metrics (Prometheus), /healthz and /readyz on HOST:PORT (off unless given).",
+                discussion: "Env: SCIM_ROTATOR_HTTP. Example: 127.0.0.1:9464; 0.0.0.0:9464 in a pod.",
+                valueName: "host:port"
+            )
+        )
+        var http: String?
+
+        var httpAddress: String? { http ?? ProcessInfo.processInfo.environment["SCIM_ROTATOR_HTTP"] }
+
         func validate() throws {
             guard let span = TimeSpan(parsing: resync), span.seconds >= 60 else {
                 throw ValidationError("--resync \(resync): a duration of at least 1m, like 1h or 30m")
             }
             guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+            if let address = httpAddress, ObservabilityServer.parse(address) == nil {
+                throw ValidationError("--http \(address): write HOST:PORT, e.g. 127.0.0.1:9464")
+            }
         }
 
         func run() async throws {
@@ -56,6 +71,25 @@ extension SCIMRotator {
             defer { withExtendedLifetime(lock) {} }
             let store = try common.openStore()
             let shutdown = ShutdownSignal()
+            var observability: ObservabilityServer?
+            let health = HealthState(databaseCheck: { (try? store.policyStates()) != nil })
+            if let address = httpAddress, let (host, port) = ObservabilityServer.parse(address) {
+                let registry = PrometheusBackend.bootstrap()
+                let server = ObservabilityServer(
+                    host: host,
+                    port: port,
+                    registry: registry,
+                    health: health,
+                    logger: logger
+                )
+                do {
+                    let bound = try await server.start()
+                    logger.info("serving /metrics, /healthz, /readyz", metadata: ["address": "\(host):\(bound)"])
+                } catch {
+                    throw CLIError("--http \(address): \(error); is the port in use?", exitCode: 1)
+                }
+                observability = server
+            }
             let wiring = try common.wiring(store: store, logger: logger, shutdown: shutdown)
             let common = self.common
             let scheduler = Scheduler(
@@ -63,7 +97,8 @@ extension SCIMRotator {
                 clock: wiring.clock,
                 logger: logger,
                 loadPolicies: { try PolicyLoader.loadDirectory(common.policiesDirectory) },
-                runPass: { await wiring.pass($0) }
+                runPass: { await wiring.pass($0) },
+                onTick: { tick in health.tick(at: tick.at, nextWake: tick.nextWake, policies: tick.policies) }
             )
             let (signals, continuation) = AsyncStream.makeStream(of: SchedulerSignal.self)
             let unix = await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint)
@@ -80,6 +115,7 @@ extension SCIMRotator {
             defer { forward.cancel() }
             try await scheduler.run(signals: signals)
             await wiring.notifier?.drain(timeout: 10)
+            await observability?.stop()
         }
     }
 }

@@ -186,13 +186,24 @@ public struct TencentCICClient: Sendable {
     private func attempt<T: Decodable>(_ action: String, body: Data) async throws -> (T, requestId: String?) {
         try await rateLimiter.acquire("\(credentials.accessKeyId)/\(action)")
         let request = signedRequest(action: action, body: body, timestamp: Int64(clock.now().timeIntervalSince1970))
-        let response: HTTPResponse
+        let start = ContinuousClock.now
         do {
-            response = try await transport.send(request)
+            let response = try await transport.send(request)
+            let decoded: (T, requestId: String?) = try decode(action: action, response: response)
+            CloudRequestMetrics.record(provider: "tencent", action: action, code: "OK", since: start)
+            return decoded
         } catch let error as TransportError {
+            CloudRequestMetrics.record(provider: "tencent", action: action, code: error.kind.rawValue, since: start)
             throw ProviderError(error.kind == .timeout ? .timeout : .network, action: action, message: error.message)
+        } catch let error as ProviderError {
+            CloudRequestMetrics.record(
+                provider: "tencent",
+                action: action,
+                code: error.code ?? error.kind.rawValue,
+                since: start
+            )
+            throw error
         }
-        return try decode(action: action, response: response)
     }
 
     /// The exact request the client sends for `action` at `timestamp`: public so tests can compare it with the SDK's.

@@ -151,3 +151,17 @@ struct Workspace {
 
     var common: [String] { ["--policies", policies, "--db", db] }
 }
+
+extension CLI {
+    /// A blocking GET, for checking a child process's HTTP endpoints.
+    static func get(_ url: String) -> (status: Int, body: String) {
+        let semaphore = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var result = (status: 0, body: "")
+        URLSession.shared.dataTask(with: URL(string: url)!) { data, response, _ in
+            result = ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data ?? Data(), as: UTF8.self))
+            semaphore.signal()
+        }.resume()
+        semaphore.wait()
+        return result
+    }
+}

@@ -214,3 +214,55 @@ struct ConfirmCLITests {
         )
     }
 }
+
+@Suite("Operations from the command line", .serialized)
+struct OperationsCLITests {
+    @Test("--version prints the version")
+    func version() throws {
+        let output = try CLI.run(["--version"])
+        #expect(output.status == 0)
+        #expect(
+            output.stdout.trimmingCharacters(in: .whitespacesAndNewlines).range(
+                of: #"^\d+\.\d+\.\d+"#,
+                options: .regularExpression
+            ) != nil
+        )
+    }
+
+    @Test("daemon --http serves /healthz, /readyz and /metrics; --log-format json writes JSON lines")
+    func daemonHTTP() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        var environment = emulator.environment
+        environment["SCIM_ROTATOR_LOG_FORMAT"] = "json"
+        let (daemon, _, err) = CLI.process(["daemon", "--http", "127.0.0.1:0"] + work.common, environment: environment)
+        try daemon.run()
+        defer {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        var log = ""
+        let deadline = Date().addingTimeInterval(20)
+        while !(log.contains("rotation.completed") && log.contains("\"address\"")), Date() < deadline {
+            log += String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
+        }
+        let lines = log.split(separator: "\n")
+        #expect(
+            !lines.isEmpty && lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil },
+            "\(log)"
+        )
+        let address = try #require(log.firstMatch(of: /"address":"127\.0\.0\.1:(\d+)"/).map { String($0.1) })
+        for (path, words) in [
+            ("/healthz", "\"ok\":true"), ("/readyz", "\"database\":true"), ("/metrics", "scim_rotator_rotations_total"),
+        ] {
+            var reply = CLI.get("http://127.0.0.1:\(address)\(path)")
+            let until = Date().addingTimeInterval(5)
+            while reply.status != 200, Date() < until {  // the first tick lands just after the first rotation
+                usleep(50_000)
+                reply = CLI.get("http://127.0.0.1:\(address)\(path)")
+            }
+            #expect(reply.status == 200, "\(path): \(reply.status) \(reply.body)")
+            #expect(reply.body.contains(words), "\(path): \(reply.body)")
+        }
+    }
+}
