@@ -194,7 +194,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SCIMRotatorCLITests",
-            dependencies: ["scim-rotator", "RotationHistory"],
+            dependencies: [
+                "scim-rotator", "RotationHistory", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

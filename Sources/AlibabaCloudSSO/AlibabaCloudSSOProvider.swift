@@ -59,9 +59,10 @@ public struct AlibabaCloudSSOProvider: SCIMKeyProvider {
 
     /// Creates a credential. The limit's error code is undocumented, so the count is checked first; a lost reply is
     /// handled by ``LostReplyGuard``.
-    public func createKey(lifetime: TimeSpan?) async throws -> CreatedKey {
+    public func createKey(lifetime: TimeSpan?, knownKeys: [SCIMKey]?) async throws -> CreatedKey {
         let action = "CreateSCIMServerCredential"
-        let existing = try await listKeys()
+        let existing: [SCIMKey]
+        if let knownKeys { existing = knownKeys } else { existing = try await listKeys() }
         guard existing.count < keyLimit else {
             throw ProviderError(
                 .limitExceeded,
@@ -70,7 +71,7 @@ public struct AlibabaCloudSSOProvider: SCIMKeyProvider {
                 message: "the directory already holds \(existing.count) of \(keyLimit) SCIM credentials"
             )
         }
-        return try await LostReplyGuard.create(action: action, list: listKeys) {
+        return try await LostReplyGuard.create(action: action, known: knownKeys, list: listKeys) {
             let reply = try await client.createSCIMServerCredential(directoryId: zone)
             guard let secret = reply.SCIMServerCredential.CredentialSecret, !secret.isEmpty else {
                 throw ProviderError(

@@ -153,7 +153,12 @@ extension Emulator {
             return fail(error)
         case .success(let fields):
             world.withLock { $0.record(.alibaba, action, "OK") }
+            if let fault {
+                let now = clock.now()
+                world.withLock { $0.applyAfterEffects(fault, zoneId: business["DirectoryId"], now: now) }
+            }
             if fault?.drop == .after { return .drop }
+            if let substitute = World.substitute(fault) { return .response(substitute) }
             if fault?.garble == true {
                 return .response(
                     HTTPResponse(

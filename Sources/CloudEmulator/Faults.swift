@@ -1,5 +1,6 @@
 import Foundation
 import SCIMRotatorCore
+import Transport
 
 /// A fault the emulator injects into the next matching cloud API calls (admin API `POST /_emulator/faults`).
 ///
@@ -17,6 +18,8 @@ import SCIMRotatorCore
 /// - `garble`: run the action, answer with broken JSON. `contentType`: run it, answer with that Content-Type.
 /// - `consoleAddKey` / `consoleDeleteKey`: before running the action, change the zone as a console user would.
 /// - `retryAfterMs` (Alibaba): sent as the `x-acs-retry-after` header with the error.
+/// - `consoleDeleteKeyAfter`: after running the action, a console user deletes a key (`newest`, `oldest`, an id).
+/// - `replyBody` / `replyBytes`: run the action, answer 200 with this exact body / a JSON body this large.
 struct Fault: Sendable, Codable {
     var id: Int?
     var provider: ProviderKind?
@@ -33,6 +36,13 @@ struct Fault: Sendable, Codable {
     var consoleDeleteKey: String?
     /// Alibaba: sent as `x-acs-retry-after` (milliseconds) with the error.
     var retryAfterMs: Int?
+    /// After running the action, a console user deletes a key ("newest", "oldest" or an id): a key deleted
+    /// mid-rotation.
+    var consoleDeleteKeyAfter: String?
+    /// Run the action, answer HTTP 200 with exactly this body (missing fields, wrong types).
+    var replyBody: String?
+    /// Run the action, answer HTTP 200 with a JSON body of this many bytes.
+    var replyBytes: Int?
 
     enum DropMoment: String, Sendable, Codable {
         case before
@@ -58,6 +68,30 @@ extension World {
             faults[index].times = remaining
         }
         return fault
+    }
+
+    /// Applies a fault's effects that follow the action.
+    mutating func applyAfterEffects(_ fault: Fault, zoneId: String?, now: Date) {
+        guard let target = fault.consoleDeleteKeyAfter else { return }
+        var after = Fault()
+        after.consoleDeleteKey = target
+        applyConsoleEffects(after, zoneId: zoneId, now: now)
+    }
+
+    /// The reply a fault substitutes for a successful one, if any.
+    static func substitute(_ fault: Fault?) -> HTTPResponse? {
+        if let body = fault?.replyBody {
+            return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], body: Data(body.utf8))
+        }
+        if let bytes = fault?.replyBytes {
+            let filler = String(repeating: "a", count: max(0, bytes - 40))
+            return HTTPResponse(
+                status: 200,
+                headers: ["Content-Type": "application/json"],
+                body: Data("{\"Response\": {\"Filler\": \"\(filler)\"}}".utf8)
+            )
+        }
+        return nil
     }
 
     /// Applies a fault's console side effects to `zoneId`.

@@ -97,7 +97,12 @@ extension Emulator {
             return fail(error.code, error.message)
         case .success(let fields):
             world.withLock { $0.record(.tencent, action, "OK") }
+            if let fault {
+                let now = clock.now()
+                world.withLock { $0.applyAfterEffects(fault, zoneId: body["ZoneId"]?.string, now: now) }
+            }
             if fault?.drop == .after { return .drop }
+            if let substitute = World.substitute(fault) { return .response(substitute) }
             if fault?.garble == true {
                 return .response(
                     HTTPResponse(

@@ -6,7 +6,8 @@ import SCIMRotatorCore
 
 /// How a rotation ended.
 enum RotationOutcome: Sendable {
-    case completed
+    /// With the zone's keys as they now are, when known without listing them again.
+    case completed([SCIMKey]?)
     case failed(String)
     case blocked(String)
     /// A shutdown was requested before the key was created; the rotation resumes on the next start.
@@ -80,7 +81,7 @@ extension PolicyRunner {
                     ])
                 )
                 if rotation.state != .promoted { try await promote(&rotation) }
-                return try await complete(&rotation)
+                return try await complete(&rotation, zone: nil)
             case .started, .creating, .created, .verified, .delivering:
                 if rotation.attempts >= Self.maxAttempts {
                     return try fail(
@@ -131,7 +132,7 @@ extension PolicyRunner {
                 refreshed.keys = try store.keys(policy: policy.name)
                 return await drive(rotation, input: refreshed)
             case .completed, .failed, .blocked:
-                return .completed
+                return .completed(nil)
             }
         } catch let crash as SimulatedCrash {
             return .crashed(crash.point)
@@ -304,7 +305,7 @@ extension PolicyRunner {
 
             // 5. Promote; 6. complete (and, in an emergency, disable the others now).
             try await promote(&rotation)
-            return try await complete(&rotation)
+            return try await complete(&rotation, zone: observed + [created.key])
         } catch let crash as SimulatedCrash {
             return .crashed(crash.point)
         } catch {
@@ -373,11 +374,15 @@ extension PolicyRunner {
         let lifetime = provider.supportsKeyLifetime ? policy.effectiveKeyLifetime : nil
         var retriedLimit = false
         var retriedLost = false
+        // The keys just observed (minus what was retired) spare the lost-reply check a List; after a recovery the
+        // zone has changed, so it lists again.
+        var known: [SCIMKey]? = observed
         while true {
             do {
-                return try await provider.createKey(lifetime: lifetime)
+                return try await provider.createKey(lifetime: lifetime, knownKeys: known)
             } catch let error as ProviderError where error.kind == .limitExceeded && !retriedLimit {
                 retriedLimit = true
+                known = nil
                 var fresh = try await provider.listKeys()
                 let sync = JournalSync.reconcile(
                     policy: policy,
@@ -416,6 +421,7 @@ extension PolicyRunner {
                 return nil
             } catch let error as ProviderError where error.kind == .createdWithoutSecret && !retriedLost {
                 retriedLost = true
+                known = nil
                 if let keyId = error.keyId {
                     try await abandon(
                         keyId,
@@ -462,7 +468,9 @@ extension PolicyRunner {
         try await failPoints.hit("after:promote")
     }
 
-    func complete(_ rotation: inout RotationRecord) async throws -> RotationOutcome {
+    /// `zone`: the keys the zone holds after this rotation, if known (saves the next List).
+    func complete(_ rotation: inout RotationRecord, zone: [SCIMKey]?) async throws -> RotationOutcome {
+        var zone = zone
         if rotation.trigger == .emergency {
             let others = try await provider.listKeys().filter { $0.id != rotation.newKeyId }
             let enabled = others.filter { $0.status == .enabled }.map(\.id)
@@ -472,6 +480,7 @@ extension PolicyRunner {
                 actor: .emergency,
                 rotationId: rotation.id
             )
+            zone = nil  // statuses changed: list again
             if rotation.deleteOld {
                 try await delete(
                     others.map(\.id),
@@ -509,7 +518,7 @@ extension PolicyRunner {
                 ]
             )
         )
-        return .completed
+        return .completed(zone)
     }
 
     func fail(_ rotation: inout RotationRecord, _ message: String) throws -> RotationOutcome {

@@ -143,7 +143,7 @@ public struct PolicyRunner: Sendable {
         var request = request
         var changed = false
         var rotations: [String] = []
-        var lastPlan: Plan?
+        var knownZone: [SCIMKey]?
         do {
             for _ in 0..<16 {
                 if shutdown.isRequested {
@@ -155,7 +155,14 @@ public struct PolicyRunner: Sendable {
                         rotations: rotations
                     )
                 }
-                let observed = try await provider.listKeys()
+                // After a rotation the zone's keys are known without asking; otherwise list them.
+                let observed: [SCIMKey]
+                if let known = knownZone {
+                    observed = known
+                } else {
+                    observed = try await provider.listKeys()
+                }
+                knownZone = nil
                 let now = clock.now()
                 let records = try store.keys(policy: policy.name)
                 let sync = JournalSync.reconcile(policy: policy, observed: observed, records: records, now: now)
@@ -170,7 +177,6 @@ public struct PolicyRunner: Sendable {
                     request: request
                 )
                 let plan = Planner.plan(input)
-                lastPlan = plan
                 logger.debug("plan", metadata: ["action": "\(plan.action)", "reason": "\(plan.reason)"])
                 switch plan.action {
                 case .idle, .wait:
@@ -198,6 +204,7 @@ public struct PolicyRunner: Sendable {
                     request = nil
                     rotations.append(rotation.id)
                     let outcome = await drive(rotation, input: input)
+                    if case .completed(let zone) = outcome { knownZone = zone }
                     if let result = try conclude(outcome, rotations: rotations) { return result }
                 }
                 changed = true
@@ -223,7 +230,6 @@ public struct PolicyRunner: Sendable {
             let nextCheck =
                 (try? recordFailure(message, rotationId: nil, blocked: false))
                 ?? clock.now().addingTimeInterval(policy.rotation.minBackoff.timeInterval)
-            _ = lastPlan
             return PassResult(
                 policy: policy.name,
                 outcome: .failed,

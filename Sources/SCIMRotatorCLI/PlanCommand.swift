@@ -34,6 +34,12 @@ extension SCIMRotator {
         @Option(help: "table or json.")
         var format: OutputFormat = .table
 
+        func validate() throws {
+            if let at, Times.parse(at, now: Date()) == nil {
+                throw ValidationError("--at \(at): write an ISO 8601 time, a date, or a duration like 30d")
+            }
+        }
+
         func run() async throws {
             let policies = try common.loadPolicies(only: only)
             let wiring = Wiring(

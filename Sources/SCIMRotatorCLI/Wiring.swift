@@ -183,7 +183,10 @@ struct Wiring: Sendable {
     }
 
     /// One pass over a policy, holding its lock so that no other process works on the zone meanwhile.
-    func pass(_ policy: Policy, request: RotationRequest? = nil, lockWait: Double = 60) async -> PassResult {
+    /// How long to wait for another process's work on a policy (`SCIM_ROTATOR_LOCK_WAIT` seconds, default 60).
+    var lockWait: Double { environment["SCIM_ROTATOR_LOCK_WAIT"].flatMap(Double.init) ?? 60 }
+
+    func pass(_ policy: Policy, request: RotationRequest? = nil) async -> PassResult {
         let lockPath = PolicyLocks.path(database: databasePath, policy: policy.name)
         let lock: FileLock?
         if let lockPath {

@@ -5,10 +5,13 @@
 public enum LostReplyGuard {
     public static func create(
         action: String,
+        known: [SCIMKey]? = nil,
         list: () async throws -> [SCIMKey],
         create: () async throws -> CreatedKey
     ) async throws -> CreatedKey {
-        let before = Set(try await list().map(\.id))
+        let listed: [SCIMKey]
+        if let known { listed = known } else { listed = try await list() }
+        let before = Set(listed.map(\.id))
         var retriedAfterLoss = false
         while true {
             do {

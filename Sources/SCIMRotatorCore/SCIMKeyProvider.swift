@@ -30,7 +30,9 @@ public protocol SCIMKeyProvider: Sendable {
     var scimBaseURL: URL { get }
 
     func listKeys() async throws -> [SCIMKey]
-    func createKey(lifetime: TimeSpan?) async throws -> CreatedKey
+    /// Creates a key. `knownKeys`: the zone's keys as just listed, if the caller has them (saves a List call for
+    /// the lost-reply check); nil lists them first.
+    func createKey(lifetime: TimeSpan?, knownKeys: [SCIMKey]?) async throws -> CreatedKey
     /// Sets the status; a key already in that status is not an error.
     func setStatus(of keyId: String, to status: KeyStatus) async throws
     /// Deletes the key; returns false when it was already gone.
@@ -38,6 +40,12 @@ public protocol SCIMKeyProvider: Sendable {
     func syncStatus() async throws -> SyncStatus
     func setSyncStatus(_ status: SyncStatus) async throws
     func describeZone() async throws -> ZoneInfo
+}
+
+extension SCIMKeyProvider {
+    public func createKey(lifetime: TimeSpan?) async throws -> CreatedKey {
+        try await createKey(lifetime: lifetime, knownKeys: nil)
+    }
 }
 
 /// An access key for a cloud API, read from the environment, never from argv or a policy file.

@@ -52,14 +52,18 @@ public final class RotationHarness: Sendable {
     public let store: SQLiteHistoryStore
     public let sink: MemorySink
     public let policy: Policy
+    /// Seconds the cloud clients wait for a reply.
+    public let clientTimeout: Double
 
     public init(
         provider kind: ProviderKind = .tencent,
         start: Date = RotationHarness.epoch,
         keyLimit: Int = 2,
         databasePath: String? = nil,
+        clientTimeout: Double = 5,
         configure: (inout Policy) -> Void = { _ in }
     ) throws {
+        self.clientTimeout = clientTimeout
         clock = VirtualClock(start: start)
         var configuration = EmulatorConfiguration.demo
         configuration.keyLimit = keyLimit
@@ -90,6 +94,31 @@ public final class RotationHarness: Sendable {
         policy.provider == .tencent ? "CreateSCIMCredential" : "CreateSCIMServerCredential"
     }
 
+    /// The cloud's name for List, for faults.
+    public var listAction: String {
+        policy.provider == .tencent ? "ListSCIMCredentials" : "ListSCIMServerCredentials"
+    }
+
+    /// Posts to the emulator's admin API.
+    @discardableResult
+    public func admin(_ method: String, _ path: String, _ body: Any = [String: Any]()) async throws -> [String: Any] {
+        let request = HTTPRequest(
+            method: method,
+            url: URL(string: "http://127.0.0.1:9/_emulator/\(path)")!,
+            headers: [("Content-Type", "application/json")],
+            body: try JSONSerialization.data(withJSONObject: body)
+        )
+        let response = try await transport.send(request)
+        return (try JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:]
+    }
+
+    /// Injects a fault (see the emulator's admin API).
+    public func fault(_ fault: [String: Any]) async throws {
+        var fault = fault
+        fault["provider"] = policy.provider.rawValue
+        try await admin("POST", "faults", fault)
+    }
+
     public func provider(
         retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: 0, maxDelay: 0)
     ) -> any SCIMKeyProvider {
@@ -97,7 +126,7 @@ public final class RotationHarness: Sendable {
         switch policy.provider {
         case .tencent:
             let client = TencentCICClient(
-                configuration: TencentCICConfiguration(endpoint: endpoint, timeout: 5, retry: retry),
+                configuration: TencentCICConfiguration(endpoint: endpoint, timeout: clientTimeout, retry: retry),
                 credentials: CloudCredentials(
                     accessKeyId: DemoCredentials.tencentSecretId,
                     secret: Secret(DemoCredentials.tencentSecretKey)
@@ -110,7 +139,7 @@ public final class RotationHarness: Sendable {
             return TencentCICProvider(client: client, zone: policy.zone, keyLimit: policy.keyLimit)
         case .alibaba:
             let client = AlibabaCloudSSOClient(
-                configuration: AlibabaCloudSSOConfiguration(endpoint: endpoint, timeout: 5, retry: retry),
+                configuration: AlibabaCloudSSOConfiguration(endpoint: endpoint, timeout: clientTimeout, retry: retry),
                 credentials: CloudCredentials(
                     accessKeyId: DemoCredentials.alibabaAccessKeyId,
                     secret: Secret(DemoCredentials.alibabaAccessKeySecret)

@@ -55,9 +55,9 @@ public struct TencentCICProvider: SCIMKeyProvider {
     /// Creates a key. CreateSCIMCredential has no idempotency token, so when its reply is lost the zone is listed
     /// again: a key that appeared meanwhile was made by the lost call, and is reported as `.createdWithoutSecret`
     /// (its secret is gone) instead of creating a second one; if none appeared, the create is retried once.
-    public func createKey(lifetime: TimeSpan?) async throws -> CreatedKey {
+    public func createKey(lifetime: TimeSpan?, knownKeys: [SCIMKey]?) async throws -> CreatedKey {
         let action = "CreateSCIMCredential"
-        return try await LostReplyGuard.create(action: action, list: listKeys) {
+        return try await LostReplyGuard.create(action: action, known: knownKeys, list: listKeys) {
             let (created, requestId) = try await client.createSCIMCredential(
                 zoneId: zone,
                 expireDuration: lifetime?.seconds

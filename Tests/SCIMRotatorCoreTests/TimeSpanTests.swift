@@ -30,4 +30,18 @@ struct TimeSpanTests {
         #expect(TimeSpan(parsing: "2w")?.description == "14d")
         #expect(TimeSpan(parsing: "90m")?.description == "1h30m")
     }
+
+    @Test("a fuzzed duration never crashes; whatever parses round-trips")
+    func fuzz() {
+        let alphabet = Array("0123456789wdhms-. x+")
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<5_000 {
+            let text = String(
+                (0..<Int.random(in: 0...14, using: &generator)).map { _ in alphabet.randomElement(using: &generator)! }
+            )
+            guard let span = TimeSpan(parsing: text) else { continue }
+            #expect(span.seconds >= 0)
+            #expect(TimeSpan(parsing: span.description)?.seconds == span.seconds, "\(text)")
+        }
+    }
 }
