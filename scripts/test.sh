@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The test command: format lint, a warning-free build, the Swift test suites, and the official-SDK interop tests.
+# The test command: format lint, a warning-free build, the Swift test suites, the official-SDK interop tests, and the
+# offline checks of the deploy files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,4 +29,6 @@ binary="$PWD/.build/debug/scim-rotator"
 for script in scripts/interop/*_sdk.py; do
     (cd scripts/interop && "$venv/bin/python" "$(basename "$script")" "$binary")
 done
+echo "== deploy files (systemd-analyze, kubernetes-validate, hadolint)"
+scripts/check-deploy.sh "$binary"
 echo "test.sh: all passed"
