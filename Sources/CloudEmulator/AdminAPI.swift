@@ -39,7 +39,7 @@ extension Emulator {
             world.withLock { $0.faults.removeAll() }
             return Self.json(status: 200, ["faults": []])
         case ("GET", ["calls"]):
-            return Self.json(status: 200, ["calls": world.withLock { $0.calls }])
+            return Self.json(status: 200, world.withLock { ["calls": $0.calls, "peakPerSecond": $0.peakPerSecond] })
         case ("POST", ["settings"]):
             return applySettings(body)
         default:

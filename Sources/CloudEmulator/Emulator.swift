@@ -114,6 +114,7 @@ public final class Emulator: Sendable {
             let over = times.count >= limit
             if !over { times.append(now) }
             w.recentRequests[key] = times
+            w.peakPerSecond[key] = max(w.peakPerSecond[key] ?? 0, times.count)
             return over
         }
     }
@@ -205,5 +206,12 @@ extension Emulator {
                 SCIMKey(id: $0.id, status: $0.status, createdAt: $0.createdAt, expiresAt: $0.expiresAt)
             }
         }
+    }
+}
+
+extension Emulator {
+    /// The most requests seen in any one-second window, by "accessKeyId/action".
+    public func peaks() -> [String: Int] {
+        world.withLock { $0.peakPerSecond }
     }
 }

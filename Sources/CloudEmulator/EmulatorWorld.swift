@@ -61,6 +61,8 @@ struct World: Sendable {
     var recentRequests: [String: [Double]] = [:]
     /// Calls answered, by "provider action code" ("OK" for success).
     var calls: [String: Int] = [:]
+    /// The most requests seen in any one-second window, by "accessKeyId/action" (how close clients run to the limit).
+    var peakPerSecond: [String: Int] = [:]
     /// Nonces seen (Alibaba replay protection), with the time they expire.
     var nonces: [String: Double] = [:]
 

@@ -46,7 +46,9 @@ public enum JournalSync {
                     record.disabledAt = record.intentAt ?? now
                     event(.keyDisabled, record, reason: "finished after an interruption")
                 }
-                if record != before { changed[key.id] = record }
+                var unchanged = record
+                unchanged.lastSeen = before.lastSeen
+                if unchanged != before { changed[key.id] = record }  // lastSeen alone is not worth a write
             } else {
                 var record = KeyRecord(policy: policy.name, keyId: key.id, role: .other, firstSeen: now)
                 record.observe(key, at: now)

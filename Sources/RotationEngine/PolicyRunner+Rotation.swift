@@ -80,8 +80,8 @@ extension PolicyRunner {
                         )
                     ])
                 )
-                if rotation.state != .promoted { try await promote(&rotation) }
-                return try await complete(&rotation, zone: nil)
+                if rotation.state == .promoted { return try await complete(&rotation, zone: nil) }
+                return try await promoteAndComplete(&rotation, zone: nil)
             case .started, .creating, .created, .verified, .delivering:
                 if rotation.attempts >= Self.maxAttempts {
                     return try fail(
@@ -234,10 +234,8 @@ extension PolicyRunner {
 
             try await failPoints.hit("after:verify")
 
-            // 4. Deliver to every sink, in order.
-            rotation.state = .delivering
-            rotation.updatedAt = clock.now()
-            try commit(JournalWrite(rotation: rotation))
+            // 4. Deliver to every sink, in order. (Journaled as `verified` meanwhile: a crash during delivery is
+            // recovered exactly as one after verification, by abandoning the key.)
             let context = DeliveryContext(
                 policy: policy.name,
                 provider: policy.provider,
@@ -304,8 +302,7 @@ extension PolicyRunner {
             try await failPoints.hit("after:delivered")
 
             // 5. Promote; 6. complete (and, in an emergency, disable the others now).
-            try await promote(&rotation)
-            return try await complete(&rotation, zone: observed + [created.key])
+            return try await promoteAndComplete(&rotation, zone: observed + [created.key])
         } catch let crash as SimulatedCrash {
             return .crashed(crash.point)
         } catch {
@@ -433,8 +430,9 @@ extension PolicyRunner {
         }
     }
 
-    func promote(_ rotation: inout RotationRecord) async throws {
-        guard let newKeyId = rotation.newKeyId else { return }
+    /// The journal write that makes the new key current and the old one previous (not committed yet).
+    func promotion(_ rotation: inout RotationRecord) throws -> JournalWrite {
+        guard let newKeyId = rotation.newKeyId else { return JournalWrite() }
         let now = clock.now()
         var changes: [KeyRecord] = []
         for var record in try store.keys(policy: policy.name) {
@@ -449,27 +447,48 @@ extension PolicyRunner {
         }
         rotation.state = .promoted
         rotation.updatedAt = now
-        try commit(
-            JournalWrite(
-                rotation: rotation,
-                keys: changes,
-                events: [
-                    event(
-                        .keyPromoted,
-                        rotationId: rotation.id,
-                        keyId: newKeyId,
-                        actor: rotation.actor,
-                        reason: nil,
-                        detail: rotation.oldKeyId.map { ["previous": $0] } ?? [:]
-                    )
-                ]
-            )
+        return JournalWrite(
+            rotation: rotation,
+            keys: changes,
+            events: [
+                event(
+                    .keyPromoted,
+                    rotationId: rotation.id,
+                    keyId: newKeyId,
+                    actor: rotation.actor,
+                    reason: nil,
+                    detail: rotation.oldKeyId.map { ["previous": $0] } ?? [:]
+                )
+            ]
         )
+    }
+
+    func promote(_ rotation: inout RotationRecord) async throws {
+        try commit(try promotion(&rotation))
         try await failPoints.hit("after:promote")
     }
 
+    /// Promotes and completes in one commit (a normal rotation: nothing happens in between), or, in an emergency,
+    /// promotes, disables the others, then completes.
+    func promoteAndComplete(_ rotation: inout RotationRecord, zone: [SCIMKey]?) async throws -> RotationOutcome {
+        if rotation.trigger == .emergency {
+            try await promote(&rotation)
+            return try await complete(&rotation, zone: zone)
+        }
+        let promotion = try promotion(&rotation)
+        let outcome = try await complete(&rotation, zone: zone, with: promotion)
+        try await failPoints.hit("after:promote")
+        return outcome
+    }
+
     /// `zone`: the keys the zone holds after this rotation, if known (saves the next List).
-    func complete(_ rotation: inout RotationRecord, zone: [SCIMKey]?) async throws -> RotationOutcome {
+    func complete(
+        _ rotation: inout RotationRecord,
+        zone: [SCIMKey]?,
+        with promotion: JournalWrite? = nil
+    )
+        async throws -> RotationOutcome
+    {
         var zone = zone
         if rotation.trigger == .emergency {
             let others = try await provider.listKeys().filter { $0.id != rotation.newKeyId }
@@ -505,8 +524,9 @@ extension PolicyRunner {
         try commit(
             JournalWrite(
                 rotation: rotation,
+                keys: promotion?.keys ?? [],
                 policyState: state,
-                events: [
+                events: (promotion?.events ?? []) + [
                     event(
                         .rotationCompleted,
                         rotationId: rotation.id,

@@ -291,9 +291,9 @@ public struct PolicyRunner: Sendable {
     }
 
     func finish(plan: Plan, changed: Bool, rotations: [String]) throws -> PassResult {
-        var state = try store.policyState(policy: policy.name)
+        let stored = try store.policyState(policy: policy.name)
+        var state = stored
         let now = clock.now()
-        state.lastCheckedAt = now
         state.nextCheckAt = plan.nextCheck
         if plan.action == .idle, !changed || state.failures > 0 {
             // Nothing is due and nothing failed: earlier failures are over.
@@ -304,7 +304,10 @@ public struct PolicyRunner: Sendable {
                 state.nextAttemptAt = nil
             }
         }
-        try commit(JournalWrite(policyState: state))
+        if state != stored || stored.lastCheckedAt == nil {
+            state.lastCheckedAt = now
+            try commit(JournalWrite(policyState: state))
+        }
         let outcome: PassResult.Outcome = plan.action == .wait ? .waiting : (changed ? .changed : .idle)
         var result = PassResult(
             policy: policy.name,

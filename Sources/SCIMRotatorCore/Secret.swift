@@ -42,14 +42,17 @@ extension String {
     }
 }
 
-extension Data {
-    public var hexString: String {
-        map { String(format: "%02x", $0) }.joined()
-    }
-}
+private let hexDigits = Array("0123456789abcdef".utf8)
 
 extension Sequence where Element == UInt8 {
+    /// Lower-case hex, two digits per byte (hash outputs, fingerprints).
     public var hexString: String {
-        map { String(format: "%02x", $0) }.joined()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(underestimatedCount * 2)
+        for byte in self {
+            bytes.append(hexDigits[Int(byte >> 4)])
+            bytes.append(hexDigits[Int(byte & 0x0F)])
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }
