@@ -162,6 +162,19 @@ let package = Package(
             dependencies: ["SCIMRotatorCLI"],
             swiftSettings: swiftSettings
         ),
+        // Benchmarks against the rate limits, an ideal schedule and a Python SDK loop (run in release mode).
+        .executableTarget(
+            name: "scim-rotator-bench",
+            dependencies: [
+                "SCIMRotatorCLI", "SCIMRotatorCore", "CloudEmulator", "RotationEngine", "RotationHistory",
+                "RotationPolicy",
+                "Transport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            exclude: ["baseline"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(
             name: "SCIMRotatorCoreTests",
             dependencies: ["SCIMRotatorCore", "Transport"],

@@ -11,23 +11,24 @@ import TencentCIC
 import Transport
 
 /// Builds providers, sinks and runners for policies: the one place that knows every concrete implementation.
-struct Wiring: Sendable {
-    let store: any HistoryStore
-    let databasePath: String
-    let clock: any RotatorClock
-    let transport: any HTTPTransport
-    let environment: [String: String]
-    let logger: Logger
-    let shutdown: ShutdownSignal
+/// Public for the benchmark, which drives fleets through exactly the code the CLI uses.
+public struct Wiring: Sendable {
+    public let store: any HistoryStore
+    public let databasePath: String
+    public let clock: any RotatorClock
+    public let transport: any HTTPTransport
+    public let environment: [String: String]
+    public let logger: Logger
+    public let shutdown: ShutdownSignal
     /// The demo points every policy at its in-process emulator.
-    var endpointOverride: URL?
-    var onEvent: @Sendable (HistoryEvent) -> Void = { _ in }
+    public var endpointOverride: URL?
+    public var onEvent: @Sendable (HistoryEvent) -> Void = { _ in }
     /// Sends each policy's `notify:` webhooks for its events.
-    var notifier: Notifier?
+    public var notifier: Notifier?
     /// `SCIM_ROTATOR_FAILPOINTS` for the crash suite; inert unless set.
-    var failPoints: FailPoints = .none
+    public var failPoints: FailPoints = .none
 
-    init(
+    public init(
         store: any HistoryStore,
         databasePath: String,
         clock: any RotatorClock = SystemClock(),
@@ -49,7 +50,7 @@ struct Wiring: Sendable {
         var description: String
     }
 
-    func provider(for policy: Policy) throws -> any SCIMKeyProvider {
+    public func provider(for policy: Policy) throws -> any SCIMKeyProvider {
         let credentials: CloudCredentials
         do {
             credentials = try CloudCredentials.fromEnvironment(policy.credentials, environment: environment)
@@ -159,7 +160,7 @@ struct Wiring: Sendable {
         }
     }
 
-    func runner(for policy: Policy) throws -> PolicyRunner {
+    public func runner(for policy: Policy) throws -> PolicyRunner {
         PolicyRunner(
             policy: policy,
             provider: try provider(for: policy),
@@ -186,7 +187,7 @@ struct Wiring: Sendable {
     /// How long to wait for another process's work on a policy (`SCIM_ROTATOR_LOCK_WAIT` seconds, default 60).
     var lockWait: Double { environment["SCIM_ROTATOR_LOCK_WAIT"].flatMap(Double.init) ?? 60 }
 
-    func pass(_ policy: Policy, request: RotationRequest? = nil) async -> PassResult {
+    public func pass(_ policy: Policy, request: RotationRequest? = nil) async -> PassResult {
         let lockPath = PolicyLocks.path(database: databasePath, policy: policy.name)
         let lock: FileLock?
         if let lockPath {

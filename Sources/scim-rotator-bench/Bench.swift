@@ -1,0 +1,130 @@
+import ArgumentParser
+import Foundation
+
+/// `scim-rotator-bench`: figures for BENCHMARKS.md, each against a baseline measured in the same run.
+@main
+struct Bench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "scim-rotator-bench",
+        abstract:
+            "Measure scim-rotator against the clouds' rate limits, an ideal schedule, and a hand-written SDK loop.",
+        discussion: """
+            Build in release mode first, then run from the repository root (the Python baseline needs the .venv that \
+            scripts/bootstrap.sh creates):
+
+              swift build -c release && .build/release/scim-rotator-bench --write BENCHMARKS.md
+            """
+    )
+
+    @Option(help: "Fleet sizes (zones, each in its own account), comma-separated.")
+    var zones: String = "1,100,1000"
+
+    @Option(help: "Latency the emulator adds to every cloud API call, in milliseconds.")
+    var latencyMs: Int = 50
+
+    @Option(help: "Concurrency (the daemon's default).")
+    var concurrency: Int = 16
+
+    @Option(help: "Zones the Python SDK baseline rotates (0: skip; fewer than the largest fleet is scaled linearly).")
+    var baselineZones: Int = 1_000
+
+    @Option(help: "Python with the official SDKs.")
+    var python: String = ".venv/bin/python"
+
+    @Option(help: "Zones of one account in the pressure test, and emergency rounds over them.")
+    var pressureZones: Int = 20
+    @Option var pressureRounds: Int = 3
+
+    @Option(help: "Seconds to watch an idle daemon (0: skip), and its policies.")
+    var idleSeconds: Double = 60
+    @Option var idlePolicies: Int = 100
+
+    @Option(help: "History events to write and query (0: skip).")
+    var events: Int = 1_000_000
+
+    @Option(help: "Write the report here (markdown), besides printing it.")
+    var write: String?
+
+    func run() async throws {
+        let binaryDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        let binary = binaryDirectory + "/scim-rotator"
+        let hasBinary = FileManager.default.isExecutableFile(atPath: binary)
+        var rows: [Row] = []
+        func report(_ new: [Row]) {
+            rows += new
+            for row in new {
+                print(
+                    "\(row.met.map { $0 ? "✔" : "✘" } ?? "·") \(row.benchmark): \(row.measured) | \(row.baseline) | \(row.ratio) | target \(row.target)"
+                )
+            }
+        }
+        let sizes = zones.split(separator: ",").compactMap { Int($0) }
+        let (fleetRows, timings) = try await Benchmarks.fleet(
+            sizes: sizes,
+            latencyMs: latencyMs,
+            concurrency: concurrency
+        )
+        report(fleetRows)
+        report(
+            try await Benchmarks.pressure(
+                zones: pressureZones,
+                rounds: pressureRounds,
+                latencyMs: latencyMs,
+                concurrency: concurrency
+            )
+        )
+        if baselineZones > 0 {
+            let script = "Sources/scim-rotator-bench/baseline/tencent_sdk_loop.py"
+            if FileManager.default.isExecutableFile(atPath: python), FileManager.default.fileExists(atPath: script) {
+                let largest = sizes.max()
+                report(
+                    try await Benchmarks.baseline(
+                        zones: baselineZones,
+                        latencyMs: latencyMs,
+                        python: python,
+                        script: script,
+                        oursSeconds: largest.flatMap { timings[$0] },
+                        oursZones: largest
+                    )
+                )
+            } else {
+                print(
+                    "· baseline skipped: no \(python) or \(script) (run scripts/bootstrap.sh from the repository root)"
+                )
+            }
+        }
+        if idleSeconds > 0 {
+            if hasBinary {
+                report(try ProcessBenchmarks.idleDaemon(binary: binary, policies: idlePolicies, seconds: idleSeconds))
+            } else {
+                print("· idle daemon skipped: no \(binary) (swift build -c release first)")
+            }
+        }
+        if events > 0 { report(try ProcessBenchmarks.history(binary: hasBinary ? binary : nil, count: events)) }
+        if let write {
+            try markdown(rows).write(toFile: write, atomically: true, encoding: .utf8)
+            print("wrote \(write)")
+        }
+        if rows.contains(where: { $0.met == false }) { throw ExitCode(1) }
+    }
+
+    func markdown(_ rows: [Row]) -> String {
+        var text = """
+            # Benchmarks
+
+            Reproduce: `swift build -c release && .build/release/scim-rotator-bench --write BENCHMARKS.md` (from the \
+            repository root, after `scripts/bootstrap.sh`; the Python baseline uses the official Tencent Cloud SDK in \
+            `.venv`). Measured \(Date().formatted(Date.ISO8601FormatStyle())) on \(ProcessInfo.processInfo.activeProcessorCount) \
+            cores, emulator latency \(latencyMs) ms per cloud API call, concurrency \(concurrency).
+
+            | benchmark | measured | baseline (same run) | ratio | target | met |
+            |---|---|---|---|---|---|
+
+            """
+        for row in rows {
+            text +=
+                "| \(row.benchmark) | \(row.measured) | \(row.baseline) | \(row.ratio) | \(row.target) | \(row.met.map { $0 ? "yes" : "NO" } ?? "-") |\n"
+        }
+        return text
+    }
+}
