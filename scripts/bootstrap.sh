@@ -2,7 +2,7 @@
 # Installs what scim-rotator needs beyond the Swift toolchain, when it is missing:
 #   - the system packages libsqlite3-dev (GRDB) and libcurl4-openssl-dev (URLSession on Linux), via apt-get;
 #   - a Python venv in .venv with the official cloud SDKs the interop tests drive the emulator with.
-# Safe to run again: it only installs what is absent.
+# Safe to run again: it only installs what is absent. `--system-only` skips the venv (what `swift run` needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +18,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
+
+[ "${1:-}" = "--system-only" ] && exit 0
 
 venv="${SCIM_ROTATOR_VENV:-.venv}"
 if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import tencentcloud.organization, alibabacloud_cloudsso20210515' 2>/dev/null; then

@@ -4,7 +4,6 @@ import Foundation
 import Glibc
 #elseif canImport(Darwin)
 import Darwin
-import Delivery
 #endif
 
 /// Named points in the executor where the crash suite can stop the process. Inert unless configured, e.g.

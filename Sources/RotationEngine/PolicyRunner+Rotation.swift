@@ -542,42 +542,34 @@ extension PolicyRunner {
     }
 
     func fail(_ rotation: inout RotationRecord, _ message: String) throws -> RotationOutcome {
-        let now = clock.now()
-        rotation.state = .failed
-        rotation.lastError = message
-        RotatorMetrics.rotation(policy: policy.name, trigger: rotation.trigger, outcome: "failed")
-        rotation.updatedAt = now
-        rotation.finishedAt = now
-        try commit(
-            JournalWrite(
-                rotation: rotation,
-                events: [
-                    event(
-                        .rotationFailed,
-                        rotationId: rotation.id,
-                        keyId: rotation.newKeyId,
-                        actor: rotation.actor,
-                        reason: message
-                    )
-                ]
-            )
-        )
+        try end(&rotation, as: .failed, .rotationFailed, message, keyId: rotation.newKeyId)
         return .failed(message)
     }
 
     func block(_ rotation: inout RotationRecord, _ message: String) throws -> RotationOutcome {
+        try end(&rotation, as: .blocked, .rotationBlocked, message, keyId: nil)
+        return .blocked(message)
+    }
+
+    /// Ends a rotation that did not complete: its state, the reason, the metric, and the event, in one commit.
+    private func end(
+        _ rotation: inout RotationRecord,
+        as state: RotationState,
+        _ kind: EventKind,
+        _ message: String,
+        keyId: String?
+    ) throws {
         let now = clock.now()
-        rotation.state = .blocked
+        rotation.state = state
         rotation.lastError = message
-        RotatorMetrics.rotation(policy: policy.name, trigger: rotation.trigger, outcome: "blocked")
+        RotatorMetrics.rotation(policy: policy.name, trigger: rotation.trigger, outcome: state.rawValue)
         rotation.updatedAt = now
         rotation.finishedAt = now
         try commit(
             JournalWrite(
                 rotation: rotation,
-                events: [event(.rotationBlocked, rotationId: rotation.id, actor: rotation.actor, reason: message)]
+                events: [event(kind, rotationId: rotation.id, keyId: keyId, actor: rotation.actor, reason: message)]
             )
         )
-        return .blocked(message)
     }
 }

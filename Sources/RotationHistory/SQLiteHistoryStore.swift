@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
+import GRDBSQLite
 import SCIMRotatorCore
 
 /// A problem with the history database, phrased for the operator: what, where, and what to do.
@@ -328,34 +329,49 @@ public final class SQLiteHistoryStore: HistoryStore {
         }
     }
 
+    /// Walks the chain in `seq` order and recomputes every hash. It reads the columns' bytes straight from SQLite
+    /// (no `Row`, no `String` per field): a million records take about a second.
     public func verifyChain() throws -> ChainVerification {
         try run {
             try writer.read { db in
-                var checked = 0
-                var prevHash: [UInt8] = []
-                var expectedSeq: Int64 = 1
-                let cursor = try Row.fetchCursor(
-                    db,
+                let statement = try db.makeStatement(
                     sql: """
                         SELECT seq, time, policy, provider, zone, rotationId, kind, keyId, actor, reason, requestId,
                                detail, prevHash, hash
                         FROM events ORDER BY seq
                         """
                 )
-                // Hashes the columns' bytes as SQLite holds them (no String per field): a million records in ~1 s.
+                let handle = statement.sqliteStatement
+                func bytes(_ column: Int32) -> UnsafeRawBufferPointer? {
+                    guard sqlite3_column_type(handle, column) != SQLITE_NULL else { return nil }
+                    let pointer = sqlite3_column_blob(handle, column)
+                    return UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(handle, column)))
+                }
+                var checked = 0
+                var prevHash: [UInt8] = []
+                var computed = [UInt8](repeating: 0, count: 64)
                 var buffer: [UInt8] = []
-                buffer.reserveCapacity(512)
-                while let row = try cursor.next() {
+                buffer.reserveCapacity(1_024)
+                var expectedSeq: Int64 = 1
+                defer { sqlite3_reset(handle) }
+                while true {
+                    let code = sqlite3_step(handle)
+                    if code == SQLITE_DONE { break }
+                    guard code == SQLITE_ROW else {
+                        throw DatabaseError(
+                            resultCode: ResultCode(rawValue: code),
+                            message: String(cString: sqlite3_errmsg(db.sqliteConnection))
+                        )
+                    }
                     checked += 1
-                    let seq: Int64 = row[0]
+                    let seq = sqlite3_column_int64(handle, 0)
                     if seq != expectedSeq {
                         return ChainVerification(
                             checked: checked,
                             firstBroken: (seq, "sequence jumps from \(expectedSeq - 1) to \(seq): records were deleted")
                         )
                     }
-                    let storedPrev = row.dataNoCopy(atIndex: 12) ?? Data()
-                    if !storedPrev.elementsEqual(prevHash) {
+                    guard let storedPrev = bytes(12), storedPrev.elementsEqual(prevHash) else {
                         return ChainVerification(
                             checked: checked,
                             firstBroken: (
@@ -367,24 +383,30 @@ public final class SQLiteHistoryStore: HistoryStore {
                     buffer.removeAll(keepingCapacity: true)
                     buffer.append(contentsOf: prevHash)
                     buffer.append(UInt8(ascii: "\n"))
-                    Self.appendField(Array(String(seq).utf8), to: &buffer)
-                    for index in 1...11 {
-                        if let data = row.dataNoCopy(atIndex: index) {
-                            Self.appendField(data, to: &buffer)
+                    Self.appendField(String(seq).utf8, to: &buffer)
+                    for column: Int32 in 1...11 {
+                        if let field = bytes(column) {
+                            Self.appendField(field, to: &buffer)
                         } else {
                             buffer.append(UInt8(ascii: "-"))
                             buffer.append(UInt8(ascii: ";"))
                         }
                     }
-                    let computed = Array(SHA256.hash(data: buffer).hexString.utf8)
-                    let hash = row.dataNoCopy(atIndex: 13) ?? Data()
-                    if !hash.elementsEqual(computed) {
+                    let digest = SHA256.hash(data: buffer)
+                    var index = 0
+                    for byte in digest {
+                        computed[index] = hexDigits[Int(byte >> 4)]
+                        computed[index + 1] = hexDigits[Int(byte & 0x0F)]
+                        index += 2
+                    }
+                    guard let hash = bytes(13), hash.elementsEqual(computed) else {
                         return ChainVerification(
                             checked: checked,
                             firstBroken: (seq, "its hash does not match its contents: the record was edited")
                         )
                     }
-                    prevHash = computed
+                    swap(&prevHash, &computed)
+                    if computed.count != 64 { computed = [UInt8](repeating: 0, count: 64) }
                     expectedSeq += 1
                 }
                 return ChainVerification(checked: checked, firstBroken: nil)
@@ -421,3 +443,5 @@ extension KeyRecord: FetchableRecord, PersistableRecord {
 extension PolicyState: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "policyState"
 }
+
+private let hexDigits = Array("0123456789abcdef".utf8)

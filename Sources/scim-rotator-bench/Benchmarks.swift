@@ -27,13 +27,23 @@ enum Benchmarks {
         var timings: [Int: Double] = [:]
         var t1: Double?
         for size in ([1] + sizes.filter { $0 != 1 }) {
-            let fleet = try await Fleet(zones: size, latencyMs: latencyMs, name: "fleet\(size)")
-            _ = await fleet.reconcile(concurrency: concurrency)  // first contact: adopt the existing keys
-            fleet.clock.advance(by: 61 * 86_400)  // every zone is now due
-            let (results, seconds) = await fleet.reconcile(concurrency: concurrency)
-            let failed = results.filter { $0.isFailure || $0.rotations.isEmpty }
-            let rotations = try fleet.wiring.store.events(EventFilter(kinds: ["rotation.completed"])).count
-            await fleet.stop()
+            // Each size runs several times (a fresh fleet each) and the median is kept: one zone 5 times, so that T1
+            // is not one noisy sample, larger fleets 3 times.
+            let runs = size == 1 ? 5 : 3
+            var samples: [(seconds: Double, failed: Int, rotations: Int)] = []
+            for _ in 0..<runs {
+                let fleet = try await Fleet(zones: size, latencyMs: latencyMs, name: "fleet\(size)")
+                _ = await fleet.reconcile(concurrency: concurrency)  // first contact: adopt the existing keys
+                fleet.clock.advance(by: 61 * 86_400)  // every zone is now due
+                let (results, seconds) = await fleet.reconcile(concurrency: concurrency)
+                let failed = results.filter { $0.isFailure || $0.rotations.isEmpty }
+                let rotations = try fleet.wiring.store.events(EventFilter(kinds: ["rotation.completed"])).count
+                await fleet.stop()
+                samples.append((seconds, failed.count, rotations))
+            }
+            let seconds = samples.map(\.seconds).sorted()[samples.count / 2]
+            let failedCount = samples.map(\.failed).reduce(0, +)  // over every run
+            let rotations = samples.map(\.rotations).min() ?? 0
             timings[size] = seconds
             if size == 1 { t1 = seconds }
             let ideal = Double((size + concurrency - 1) / concurrency) * (t1 ?? seconds)
@@ -42,11 +52,17 @@ enum Benchmarks {
                 Row(
                     benchmark:
                         "fleet rotation, \(size) zone\(size == 1 ? "" : "s") (C=\(concurrency), \(latencyMs) ms/call)",
-                    measured: String(format: "%.2f s, %d rotated, %d failed", seconds, rotations, failed.count),
+                    measured: String(
+                        format: "%.2f s, %d rotated, %d failed in all runs%@",
+                        seconds,
+                        rotations,
+                        failedCount,
+                        " (median of \(runs))"
+                    ),
                     baseline: String(format: "ideal %.2f s (ceil(N/C) × T1, T1 = %.3f s)", ideal, t1 ?? seconds),
                     ratio: String(format: "%.2f", ratio),
                     target: "≤ 1.25, 0 failed",
-                    met: ratio <= 1.25 && failed.isEmpty && rotations == size
+                    met: ratio <= 1.25 && failedCount == 0 && rotations == size
                 )
             )
         }

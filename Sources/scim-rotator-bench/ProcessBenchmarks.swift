@@ -14,7 +14,7 @@ import Glibc
 enum ProcessBenchmarks {
     /// CPU seconds (user + system) a process has used so far, from /proc.
     static func cpuSeconds(_ pid: Int32) -> Double {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        guard let stat = readProc("/proc/\(pid)/stat"),
             let close = stat.lastIndex(of: ")")
         else { return .nan }
         let fields = stat[stat.index(after: close)...].split(separator: " ")
@@ -24,11 +24,74 @@ enum ProcessBenchmarks {
 
     /// Peak resident set size (VmHWM) in MiB.
     static func peakRSS(_ pid: Int32) -> Double {
-        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8),
+        guard let status = readProc("/proc/\(pid)/status"),
             let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
             let kb = Double(line.split(separator: " ").dropFirst().first { !$0.isEmpty } ?? "")
         else { return .nan }
         return kb / 1_024
+    }
+
+    /// Waits (up to 2 min) until a daemon started with `--http 127.0.0.1:0 --log-format json` answers /healthz
+    /// (its first round, first contact with every zone, is done); returns its port.
+    static func waitUntilHealthy(_ stderr: Pipe) throws -> String {
+        var log = ""
+        var port: String?
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline {
+            if port == nil {
+                log += String(decoding: stderr.fileHandleForReading.availableData, as: UTF8.self)
+                port = log.firstMatch(of: /"address":"127\.0\.0\.1:(\d+)"/).map { String($0.1) }
+            }
+            if let port, get("http://127.0.0.1:\(port)/healthz").0 == 200 { return port }
+            usleep(20_000)
+        }
+        throw BenchError("the daemon did not become healthy within 2 minutes: \(log)")
+    }
+
+    /// A procfs file, read to its end (they report size 0, so a read that trusts the size stops early).
+    static func readProc(_ path: String) -> String? {
+        guard let handle = FileHandle(forReadingAtPath: path), let data = try? handle.readToEnd() else { return nil }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Where the resident pages are now (MiB, from /proc/PID/smaps): private anonymous memory (heap, stacks, written
+    /// data sections), and the clean file pages of the executable (with `--static-swift-stdlib` that includes the
+    /// Swift runtime, Foundation and ICU data), of the Swift runtime libraries when linked dynamically, and of the
+    /// system libraries (libc, libcurl, libcrypto, libsqlite3, ...).
+    static func residentBreakdown(_ pid: Int32) -> (anon: Double, binary: Double, swift: Double, system: Double) {
+        guard let smaps = readProc("/proc/\(pid)/smaps") else { return (.nan, .nan, .nan, .nan) }
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/exe")) ?? ""
+        var totals = (anon: 0.0, binary: 0.0, swift: 0.0, system: 0.0)
+        var mapping = ""
+        var rss = 0.0
+        func close() {
+            if mapping.isEmpty || mapping.hasPrefix("[") {
+                totals.anon += rss
+            } else if mapping == executable {
+                totals.binary += rss
+            } else if mapping.contains("/swift/") {
+                totals.swift += rss
+            } else {
+                totals.system += rss
+            }
+            rss = 0
+        }
+        for line in smaps.split(separator: "\n") {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard let first = fields.first, fields.count > 1 else { continue }
+            if first.contains("-"), first.allSatisfy({ $0.isHexDigit || $0 == "-" }) {
+                close()
+                mapping = fields.count > 5 ? String(fields[5]) : ""
+            } else if first == "Rss:", let kb = Double(fields[1]) {
+                rss += kb / 1_024
+            } else if first == "Anonymous:", let kb = Double(fields[1]) {
+                // Copy-on-write pages of a file mapping are private memory, counted with the heap.
+                totals.anon += kb / 1_024
+                rss -= kb / 1_024
+            }
+        }
+        close()
+        return totals
     }
 
     static func spawn(
@@ -145,23 +208,34 @@ enum ProcessBenchmarks {
             daemon.terminate()
             daemon.waitUntilExit()
         }
-        // Wait for the listener and the first round (first contact with every zone).
-        var log = ""
-        var port: String?
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline {
-            if port == nil {
-                log += String(decoding: daemonErr.fileHandleForReading.availableData, as: UTF8.self)
-                port = log.firstMatch(of: /"address":"127\.0\.0\.1:(\d+)"/).map { String($0.1) }
-            }
-            if let port, get("http://127.0.0.1:\(port)/healthz").0 == 200 { break }
-            usleep(20_000)
-        }
-        guard let port else { throw BenchError("the daemon did not start: \(log)") }
+        let port = try waitUntilHealthy(daemonErr)
         let startupCPU = cpuSeconds(daemon.processIdentifier)
         Thread.sleep(forTimeInterval: seconds)
         let idleCPU = cpuSeconds(daemon.processIdentifier) - startupCPU
         let rss = peakRSS(daemon.processIdentifier)
+        let resident = residentBreakdown(daemon.processIdentifier)
+        // The same daemon with one policy: what the binary, its runtime and libraries cost before the policies.
+        let single = directory + "/one-policy"
+        try FileManager.default.createDirectory(atPath: single, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(
+            atPath: "\(directory)/policies/idle-0001.yaml",
+            toPath: single + "/idle-0001.yaml"
+        )
+        let (one, _, oneErr) = try spawn(
+            binary,
+            [
+                "daemon", "--policies", single, "--db", directory + "/one.sqlite", "--http", "127.0.0.1:0",
+                "--log-format", "json",
+            ],
+            environment: environment
+        )
+        defer {
+            one.terminate()
+            one.waitUntilExit()
+        }
+        _ = try waitUntilHealthy(oneErr)
+        Thread.sleep(forTimeInterval: 2)
+        let floor = peakRSS(one.processIdentifier)
         let metrics = String(decoding: get("http://127.0.0.1:\(port)/metrics").1, as: UTF8.self)
         let timerLateness = metrics.split(separator: "\n").first {
             $0.hasPrefix("scim_rotator_timer_lateness_seconds ")
@@ -174,13 +248,22 @@ enum ProcessBenchmarks {
             Row(
                 benchmark: "idle daemon, \(policies) policies, \(Int(seconds)) s (one rotation falls due midway)",
                 measured: String(
-                    format: "%.3f CPU s idle (startup %.2f s), peak RSS %.1f MiB",
+                    format:
+                        "%.3f CPU s idle (startup %.2f s), peak RSS %.1f MiB; now: anonymous %.1f, executable %.1f, Swift libraries %.1f, system libraries %.1f MiB",
                     idleCPU,
                     startupCPU,
-                    rss
+                    rss,
+                    resident.anon,
+                    resident.binary,
+                    resident.swift,
+                    resident.system
                 ),
-                baseline: "-",
-                ratio: String(format: "%.4f CPU s per policy-minute", idleCPU / Double(policies) / (seconds / 60)),
+                baseline: String(format: "the same daemon with 1 policy: peak RSS %.1f MiB", floor),
+                ratio: String(
+                    format: "RSS %.2f× (100 policies / 1); %.4f CPU s per policy-minute",
+                    rss / floor,
+                    idleCPU / Double(policies) / (seconds / 60)
+                ),
                 target: "< 0.1 CPU s, < 30 MiB",
                 met: idleCPU < 0.1 && rss < 30
             ),

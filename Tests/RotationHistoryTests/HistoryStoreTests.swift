@@ -61,6 +61,20 @@ struct HistoryStoreTests {
         }
         try again.unsafeExecute("DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq = 2")
         #expect(try again.verifyChain().firstBroken?.seq == 3)
+        // A row whose link to its predecessor is rewritten is found there; a row with NULL fields (no key, no
+        // rotation) verifies like any other.
+        let relinked = try SQLiteHistoryStore(path: Self.temporaryPath())
+        for index in 0..<5 {
+            try relinked.commit(
+                JournalWrite(events: [event(.keyCreated, key: index == 1 ? nil : "k\(index)")]),
+                at: Date()
+            )
+        }
+        #expect(try relinked.verifyChain() == ChainVerification(checked: 5, firstBroken: nil))
+        try relinked.unsafeExecute("DROP TRIGGER events_no_update; UPDATE events SET prevHash = 'x' WHERE seq = 4")
+        let broken = try relinked.verifyChain()
+        #expect(broken.firstBroken?.seq == 4)
+        #expect(broken.firstBroken?.problem.contains("link") == true)
     }
 
     @Test("filters: policy, kinds, time range, most recent N")
