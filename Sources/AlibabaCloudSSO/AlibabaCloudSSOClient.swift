@@ -130,11 +130,14 @@ public struct AlibabaCloudSSOClient: Sendable {
             pause: pause,
             shouldRetry: idempotent ? Self.retryable : Self.provablyNotExecuted
         ) {
-            try await rateLimiter.acquire("\(credentials.accessKeyId)/\(action)")
-            let request = signedRequest(action: action, parameters: parameters, date: clock.now(), nonce: Self.nonce())
             let start = ContinuousClock.now
             do {
-                let response = try await transport.send(request)
+                let response = try await rateLimiter.limited("\(credentials.accessKeyId)/\(action)") {
+                    // Signed once the slot is free, so that waiting for it never makes a signature stale.
+                    try await transport.send(
+                        signedRequest(action: action, parameters: parameters, date: clock.now(), nonce: Self.nonce())
+                    )
+                }
                 let decoded: T = try decode(action: action, response: response)
                 CloudRequestMetrics.record(provider: "alibaba", action: action, code: "OK", since: start)
                 return decoded

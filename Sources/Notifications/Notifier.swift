@@ -222,7 +222,7 @@ public final class Notifier: Sendable {
             )
         }
         do {
-            try store.commit(JournalWrite(events: [record]), at: clock.now())
+            try await store.record(JournalWrite(events: [record]), at: clock.now())
         } catch {
             logger.error("cannot record a notification outcome", metadata: ["error": "\(error)"])
         }

@@ -7,12 +7,12 @@ import SCIMRotatorCore
 /// Key-level steps: adopt, disable, delete, retire, abandon. Each announces its intent in the journal before calling
 /// the cloud and records the outcome after, so a crash in between is finished on the next pass.
 extension PolicyRunner {
-    func adopt(_ keyId: String, observed: [SCIMKey]) throws {
+    func adopt(_ keyId: String, observed: [SCIMKey]) async throws {
         var record = try record(keyId)
         if let key = observed.first(where: { $0.id == keyId }) { record.observe(key, at: clock.now()) }
         record.role = .current
         record.promotedAt = clock.now()
-        try commit(
+        try await commit(
             JournalWrite(
                 keys: [record],
                 events: [
@@ -29,26 +29,26 @@ extension PolicyRunner {
         )
     }
 
-    func announce(_ keyId: String, intent: KeyIntent, rotationId: String?) throws -> KeyRecord {
+    func announce(_ keyId: String, intent: KeyIntent, rotationId: String?) async throws -> KeyRecord {
         var record = try record(keyId)
         record.intent = intent
         record.intentAt = clock.now()
         if let rotationId, record.rotationId == nil { record.rotationId = rotationId }
-        try commit(JournalWrite(keys: [record]))
+        try await commit(JournalWrite(keys: [record]))
         return record
     }
 
     /// Disables keys (the grace period is over, or an emergency).
     func disable(_ keyIds: [String], reason: String, actor: Actor, rotationId: String?) async throws {
         for keyId in keyIds {
-            var record = try announce(keyId, intent: .disable, rotationId: nil)
+            var record = try await announce(keyId, intent: .disable, rotationId: nil)
             try await provider.setStatus(of: keyId, to: .disabled)
             try await failPoints.hit("after:disable")
             record.intent = nil
             record.status = .disabled
             record.disabledByUs = true
             record.disabledAt = clock.now()
-            try commit(
+            try await commit(
                 JournalWrite(
                     keys: [record],
                     events: [
@@ -69,14 +69,14 @@ extension PolicyRunner {
     /// Deletes keys this tool disabled (deleteAfter is over, or an emergency with --delete-old).
     func delete(_ keyIds: [String], reason: String, actor: Actor, rotationId: String?) async throws {
         for keyId in keyIds {
-            var record = try announce(keyId, intent: .delete, rotationId: nil)
+            var record = try await announce(keyId, intent: .delete, rotationId: nil)
             let existed = try await provider.deleteKey(keyId)
             try await failPoints.hit("after:delete")
             let role = record.role
             record.intent = nil
             record.role = .deleted
             record.deletedAt = clock.now()
-            try commit(
+            try await commit(
                 JournalWrite(
                     keys: [record],
                     events: [
@@ -96,7 +96,7 @@ extension PolicyRunner {
 
     /// Makes room at the key limit: disable if enabled, then delete, journaled as `key.retired`.
     func retire(_ key: SCIMKey, rotation: RotationRecord, reason: String, detail: [String: String] = [:]) async throws {
-        var record = try announce(key.id, intent: .retire, rotationId: nil)
+        var record = try await announce(key.id, intent: .retire, rotationId: nil)
         if key.status == .enabled {
             try await provider.setStatus(of: key.id, to: .disabled)
         }
@@ -112,7 +112,7 @@ extension PolicyRunner {
         detail["role"] = role.rawValue
         detail["created"] = HistoryTime.format(key.createdAt)
         detail["expires"] = HistoryTime.format(key.expiresAt)
-        try commit(
+        try await commit(
             JournalWrite(
                 keys: [record],
                 events: [
@@ -132,7 +132,7 @@ extension PolicyRunner {
     /// A key whose secret is lost (a crash, a lost reply, a failed verification or delivery) can never be handed to
     /// anyone: disable and delete it, journaled as `key.abandoned`.
     func abandon(_ keyId: String, rotation: RotationRecord, reason: String) async throws {
-        var record = try announce(keyId, intent: .abandon, rotationId: rotation.id)
+        var record = try await announce(keyId, intent: .abandon, rotationId: rotation.id)
         do {
             try await provider.setStatus(of: keyId, to: .disabled)
         } catch let error as ProviderError where error.kind == .keyNotFound {
@@ -144,7 +144,7 @@ extension PolicyRunner {
         record.role = .abandoned
         record.status = .disabled
         record.deletedAt = clock.now()
-        try commit(
+        try await commit(
             JournalWrite(
                 keys: [record],
                 events: [

@@ -24,7 +24,12 @@ extension PolicyRunner {
     /// Resumed rotations that crash this many times are given up.
     static let maxAttempts = 5
 
-    func start(trigger: RotationTrigger, reason: String, deleteOld: Bool, input: PlanInput) throws -> RotationRecord {
+    func start(
+        trigger: RotationTrigger,
+        reason: String,
+        deleteOld: Bool,
+        input: PlanInput
+    ) async throws -> RotationRecord {
         let current = input.keys.first { $0.role == .current }
         let rotation = RotationRecord(
             policy: policy.name,
@@ -36,7 +41,7 @@ extension PolicyRunner {
             deleteOld: deleteOld,
             now: clock.now()
         )
-        try commit(
+        try await commit(
             JournalWrite(
                 rotation: rotation,
                 events: [
@@ -63,12 +68,12 @@ extension PolicyRunner {
                 return .waiting(rotation.waitingFor ?? "waiting for confirmation")
             case .delivered, .promoted, .awaitingConfirmation:
                 guard let newKeyId = rotation.newKeyId, input.observed.contains(where: { $0.id == newKeyId }) else {
-                    return try fail(
+                    return try await fail(
                         &rotation,
                         "the delivered key \(rotation.newKeyId ?? "?") is gone from the zone; starting over on the next attempt"
                     )
                 }
-                try commit(
+                try await commit(
                     JournalWrite(events: [
                         event(
                             .rotationResumed,
@@ -84,7 +89,7 @@ extension PolicyRunner {
                 return try await promoteAndComplete(&rotation, zone: nil)
             case .started, .creating, .created, .verified, .delivering:
                 if rotation.attempts >= Self.maxAttempts {
-                    return try fail(
+                    return try await fail(
                         &rotation,
                         "interrupted \(rotation.attempts) times; giving up this rotation (a new one starts on the next attempt)"
                     )
@@ -113,7 +118,7 @@ extension PolicyRunner {
                 rotation.newKeyFingerprint = nil
                 rotation.attempts += 1
                 rotation.updatedAt = clock.now()
-                try commit(
+                try await commit(
                     JournalWrite(
                         rotation: rotation,
                         events: [
@@ -137,7 +142,7 @@ extension PolicyRunner {
         } catch let crash as SimulatedCrash {
             return .crashed(crash.point)
         } catch {
-            return (try? fail(&rotation, describe(error))) ?? .failed(describe(error))
+            return await (try? fail(&rotation, describe(error))) ?? .failed(describe(error))
         }
     }
 
@@ -161,12 +166,12 @@ extension PolicyRunner {
             // 1. Room at the key limit.
             var observed = input.observed
             if let blocked = try await makeRoom(&observed, rotation: rotation, input: input, emergency: emergency) {
-                return try block(&rotation, blocked)
+                return try await block(&rotation, blocked)
             }
             // 2. Create (intent first: a crash from here on is resumed by abandoning what was created).
             rotation.state = .creating
             rotation.updatedAt = clock.now()
-            try commit(JournalWrite(rotation: rotation))
+            try await commit(JournalWrite(rotation: rotation))
             try await failPoints.hit("before:create")
             let created = try await createKey(&rotation, observed: observed, input: input)
             guard let created else { return .blocked(rotation.lastError ?? "blocked") }
@@ -181,7 +186,7 @@ extension PolicyRunner {
             rotation.newKeyId = created.key.id
             rotation.newKeyFingerprint = fingerprint
             rotation.updatedAt = clock.now()
-            try commit(
+            try await commit(
                 JournalWrite(
                     rotation: rotation,
                     keys: [record],
@@ -206,7 +211,7 @@ extension PolicyRunner {
                 let attempts = try await verifier.verify(created.secret, scimBaseURL: scimURL)
                 rotation.state = .verified
                 rotation.updatedAt = clock.now()
-                try commit(
+                try await commit(
                     JournalWrite(
                         rotation: rotation,
                         events: [
@@ -229,7 +234,7 @@ extension PolicyRunner {
                     rotation: rotation,
                     reason: "failed verification; never handed to anyone"
                 )
-                return try fail(&rotation, "verify: \(describe(error))")
+                return try await fail(&rotation, "verify: \(describe(error))")
             }
 
             try await failPoints.hit("after:verify")
@@ -257,9 +262,9 @@ extension PolicyRunner {
                         rotation: rotation,
                         reason: "delivery to \(sink.summary) failed; the old key stays current"
                     )
-                    return try fail(&rotation, "deliver: \(message)")
+                    return try await fail(&rotation, "deliver: \(message)")
                 }
-                try commit(
+                try await commit(
                     JournalWrite(events: [
                         event(
                             .keyDelivered,
@@ -279,7 +284,7 @@ extension PolicyRunner {
                 rotation.state = .awaitingConfirmation
                 rotation.waitingFor = waitingFor.joined(separator: " ")
                 rotation.updatedAt = clock.now()
-                try commit(
+                try await commit(
                     JournalWrite(
                         rotation: rotation,
                         events: [
@@ -297,7 +302,7 @@ extension PolicyRunner {
             }
             rotation.state = .delivered
             rotation.updatedAt = clock.now()
-            try commit(JournalWrite(rotation: rotation))
+            try await commit(JournalWrite(rotation: rotation))
             secret = nil
             try await failPoints.hit("after:delivered")
 
@@ -316,7 +321,7 @@ extension PolicyRunner {
                     reason: "the rotation failed before delivery finished; the secret is gone"
                 )
             }
-            return (try? fail(&rotation, message)) ?? .failed(message)
+            return await (try? fail(&rotation, message)) ?? .failed(message)
         }
     }
 
@@ -387,7 +392,7 @@ extension PolicyRunner {
                     records: try store.keys(policy: policy.name),
                     now: clock.now()
                 )
-                if !sync.keys.isEmpty || !sync.events.isEmpty { try commit(sync) }
+                if !sync.keys.isEmpty || !sync.events.isEmpty { try await commit(sync) }
                 var refreshed = input
                 refreshed.keys = try store.keys(policy: policy.name)
                 if fresh.count < policy.keyLimit {
@@ -407,11 +412,11 @@ extension PolicyRunner {
                     input: refreshed,
                     emergency: rotation.trigger == .emergency
                 ) {
-                    _ = try block(&rotation, "LimitExceeded: \(reason)")
+                    _ = try await block(&rotation, "LimitExceeded: \(reason)")
                     return nil
                 }
             } catch let error as ProviderError where error.kind == .limitExceeded {
-                _ = try block(
+                _ = try await block(
                     &rotation,
                     "CreateSCIMCredential still answers LimitExceeded after retiring a key (\(error.code ?? "")); someone keeps adding keys in the console"
                 )
@@ -464,7 +469,7 @@ extension PolicyRunner {
     }
 
     func promote(_ rotation: inout RotationRecord) async throws {
-        try commit(try promotion(&rotation))
+        try await commit(try promotion(&rotation))
         try await failPoints.hit("after:promote")
     }
 
@@ -521,7 +526,7 @@ extension PolicyRunner {
         state.nextAttemptAt = nil
         state.lastError = nil
         state.lastSuccessAt = now
-        try commit(
+        try await commit(
             JournalWrite(
                 rotation: rotation,
                 keys: promotion?.keys ?? [],
@@ -541,13 +546,13 @@ extension PolicyRunner {
         return .completed(zone)
     }
 
-    func fail(_ rotation: inout RotationRecord, _ message: String) throws -> RotationOutcome {
-        try end(&rotation, as: .failed, .rotationFailed, message, keyId: rotation.newKeyId)
+    func fail(_ rotation: inout RotationRecord, _ message: String) async throws -> RotationOutcome {
+        try await end(&rotation, as: .failed, .rotationFailed, message, keyId: rotation.newKeyId)
         return .failed(message)
     }
 
-    func block(_ rotation: inout RotationRecord, _ message: String) throws -> RotationOutcome {
-        try end(&rotation, as: .blocked, .rotationBlocked, message, keyId: nil)
+    func block(_ rotation: inout RotationRecord, _ message: String) async throws -> RotationOutcome {
+        try await end(&rotation, as: .blocked, .rotationBlocked, message, keyId: nil)
         return .blocked(message)
     }
 
@@ -558,14 +563,14 @@ extension PolicyRunner {
         _ kind: EventKind,
         _ message: String,
         keyId: String?
-    ) throws {
+    ) async throws {
         let now = clock.now()
         rotation.state = state
         rotation.lastError = message
         RotatorMetrics.rotation(policy: policy.name, trigger: rotation.trigger, outcome: state.rawValue)
         rotation.updatedAt = now
         rotation.finishedAt = now
-        try commit(
+        try await commit(
             JournalWrite(
                 rotation: rotation,
                 events: [event(kind, rotationId: rotation.id, keyId: keyId, actor: rotation.actor, reason: message)]

@@ -98,7 +98,7 @@ public struct PolicyRunner: Sendable {
         let result = await work(request: request)
         if result.outcome != .interrupted {
             do {
-                try warnIfExpiring()
+                try await warnIfExpiring()
                 RotatorMetrics.record(
                     policy: policy,
                     keys: try store.keys(policy: policy.name),
@@ -112,7 +112,7 @@ public struct PolicyRunner: Sendable {
         return result
     }
 
-    func warnIfExpiring() throws {
+    func warnIfExpiring() async throws {
         let now = clock.now()
         guard let current = try store.keys(policy: policy.name).first(where: { $0.role == .current }),
             let expires = current.expiresAt
@@ -124,7 +124,7 @@ public struct PolicyRunner: Sendable {
         if let last, last.keyId == current.keyId, let at = last.date, now.timeIntervalSince(at) < 86_400 { return }
         let state = try store.policyState(policy: policy.name)
         let why = left <= 0 ? "has expired" : "expires in \(Planner.span(left))"
-        try commit(
+        try await commit(
             JournalWrite(events: [
                 event(
                     .keyExpiring,
@@ -166,7 +166,7 @@ public struct PolicyRunner: Sendable {
                 let now = clock.now()
                 let records = try store.keys(policy: policy.name)
                 let sync = JournalSync.reconcile(policy: policy, observed: observed, records: records, now: now)
-                if !sync.keys.isEmpty || !sync.events.isEmpty { try commit(sync) }
+                if !sync.keys.isEmpty || !sync.events.isEmpty { try await commit(sync) }
                 let input = PlanInput(
                     policy: policy,
                     observed: observed,
@@ -180,9 +180,9 @@ public struct PolicyRunner: Sendable {
                 logger.debug("plan", metadata: ["action": "\(plan.action)", "reason": "\(plan.reason)"])
                 switch plan.action {
                 case .idle, .wait:
-                    return try finish(plan: plan, changed: changed, rotations: rotations)
+                    return try await finish(plan: plan, changed: changed, rotations: rotations)
                 case .adopt(let keyId):
-                    try adopt(keyId, observed: observed)
+                    try await adopt(keyId, observed: observed)
                 case .finishIntents(let keyIds):
                     try await finishIntents(keyIds, input: input)
                 case .disable(let keyIds):
@@ -193,9 +193,9 @@ public struct PolicyRunner: Sendable {
                     guard let rotation = try store.rotation(id: rotationId) else { continue }
                     rotations.append(rotation.id)
                     let outcome = await drive(resuming: rotation, input: input)
-                    if let result = try conclude(outcome, rotations: rotations) { return result }
+                    if let result = try await conclude(outcome, rotations: rotations) { return result }
                 case .rotate(let trigger):
-                    let rotation = try start(
+                    let rotation = try await start(
                         trigger: trigger,
                         reason: request?.reason ?? plan.reason,
                         deleteOld: request?.deleteOld ?? false,
@@ -205,7 +205,7 @@ public struct PolicyRunner: Sendable {
                     rotations.append(rotation.id)
                     let outcome = await drive(rotation, input: input)
                     if case .completed(let zone) = outcome { knownZone = zone }
-                    if let result = try conclude(outcome, rotations: rotations) { return result }
+                    if let result = try await conclude(outcome, rotations: rotations) { return result }
                 }
                 changed = true
             }
@@ -228,7 +228,7 @@ public struct PolicyRunner: Sendable {
             let message = describe(error)
             logger.error("pass failed", metadata: ["error": "\(message)"])
             let nextCheck =
-                (try? recordFailure(message, rotationId: nil, blocked: false))
+                await (try? recordFailure(message, rotationId: nil, blocked: false))
                 ?? clock.now().addingTimeInterval(policy.rotation.minBackoff.timeInterval)
             return PassResult(
                 policy: policy.name,
@@ -241,7 +241,7 @@ public struct PolicyRunner: Sendable {
     }
 
     /// After a rotation: nil to keep going; a result when the pass must stop.
-    func conclude(_ outcome: RotationOutcome, rotations: [String]) throws -> PassResult? {
+    func conclude(_ outcome: RotationOutcome, rotations: [String]) async throws -> PassResult? {
         switch outcome {
         case .completed:
             return nil
@@ -270,7 +270,7 @@ public struct PolicyRunner: Sendable {
                 rotations: rotations
             )
         case .failed(let message):
-            let next = try recordFailure(message, rotationId: rotations.last, blocked: false)
+            let next = try await recordFailure(message, rotationId: rotations.last, blocked: false)
             return PassResult(
                 policy: policy.name,
                 outcome: .failed,
@@ -279,7 +279,7 @@ public struct PolicyRunner: Sendable {
                 rotations: rotations
             )
         case .blocked(let message):
-            let next = try recordFailure(message, rotationId: rotations.last, blocked: true)
+            let next = try await recordFailure(message, rotationId: rotations.last, blocked: true)
             return PassResult(
                 policy: policy.name,
                 outcome: .blocked,
@@ -290,7 +290,7 @@ public struct PolicyRunner: Sendable {
         }
     }
 
-    func finish(plan: Plan, changed: Bool, rotations: [String]) throws -> PassResult {
+    func finish(plan: Plan, changed: Bool, rotations: [String]) async throws -> PassResult {
         let stored = try store.policyState(policy: policy.name)
         var state = stored
         let now = clock.now()
@@ -306,7 +306,7 @@ public struct PolicyRunner: Sendable {
         }
         if state != stored || stored.lastCheckedAt == nil {
             state.lastCheckedAt = now
-            try commit(JournalWrite(policyState: state))
+            try await commit(JournalWrite(policyState: state))
         }
         let outcome: PassResult.Outcome = plan.action == .wait ? .waiting : (changed ? .changed : .idle)
         var result = PassResult(
@@ -321,7 +321,7 @@ public struct PolicyRunner: Sendable {
     }
 
     /// Records a failure: back-off doubling from minBackoff to maxBackoff, stuck after stuckAfter in a row.
-    func recordFailure(_ message: String, rotationId: String?, blocked: Bool) throws -> Date {
+    func recordFailure(_ message: String, rotationId: String?, blocked: Bool) async throws -> Date {
         var state = try store.policyState(policy: policy.name)
         let now = clock.now()
         let settings = policy.rotation
@@ -349,15 +349,15 @@ public struct PolicyRunner: Sendable {
                 )
             )
         }
-        try commit(JournalWrite(policyState: state, events: events))
+        try await commit(JournalWrite(policyState: state, events: events))
         return next
     }
 
     // MARK: Journal helpers
 
     @discardableResult
-    func commit(_ write: JournalWrite) throws -> [HistoryEvent] {
-        let recorded = try store.commit(write, at: clock.now())
+    func commit(_ write: JournalWrite) async throws -> [HistoryEvent] {
+        let recorded = try await store.record(write, at: clock.now())
         for event in recorded {
             var metadata: Logger.Metadata = ["event": "\(event.kind)"]
             if let rotation = event.rotationId { metadata["rotation"] = "\(rotation)" }

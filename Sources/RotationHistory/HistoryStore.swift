@@ -50,8 +50,13 @@ public protocol HistoryStore: Sendable {
     /// The random per-database key under which secrets are fingerprinted.
     func fingerprintKey() throws -> SymmetricKey
 
-    /// Writes a journal step and its events atomically; returns the events as recorded.
+    /// Writes a journal step and its events atomically and durably; returns the events as recorded.
     @discardableResult func commit(_ write: JournalWrite, at now: Date) throws -> [HistoryEvent]
+
+    /// ``commit(_:at:)`` for async callers (the rotation executor): it suspends instead of blocking a thread of the
+    /// concurrency pool while the step is written and synced, and steps committed at the same time may share one
+    /// transaction and one sync. Returns once the step is on disk, like `commit`.
+    @discardableResult func record(_ write: JournalWrite, at now: Date) async throws -> [HistoryEvent]
 
     func activeRotation(policy: String) throws -> RotationRecord?
     func rotation(id: String) throws -> RotationRecord?
@@ -61,4 +66,10 @@ public protocol HistoryStore: Sendable {
 
     func events(_ filter: EventFilter) throws -> [HistoryEvent]
     func verifyChain() throws -> ChainVerification
+}
+
+extension HistoryStore {
+    @discardableResult public func record(_ write: JournalWrite, at now: Date) async throws -> [HistoryEvent] {
+        try commit(write, at: now)
+    }
 }

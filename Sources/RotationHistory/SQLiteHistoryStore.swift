@@ -3,6 +3,7 @@ import Foundation
 import GRDB
 import GRDBSQLite
 import SCIMRotatorCore
+import Synchronization
 
 /// A problem with the history database, phrased for the operator: what, where, and what to do.
 public struct HistoryError: Error, Sendable, CustomStringConvertible {
@@ -15,8 +16,17 @@ public struct HistoryError: Error, Sendable, CustomStringConvertible {
 /// `events` is append-only (triggers reject UPDATE and DELETE) and hash-chained: every record carries the SHA-256 of
 /// the previous record's hash and its own fields, so `audit verify` finds an edited, deleted or reordered row.
 public final class SQLiteHistoryStore: HistoryStore {
+    struct QueuedSteps: ~Copyable {
+        var steps: [(write: JournalWrite, now: Date, continuation: CheckedContinuation<[HistoryEvent], any Error>)] = []
+        var writerScheduled = false
+        /// Transactions written by ``record(_:at:)`` so far (tests check that concurrent steps share them).
+        var batches = 0
+    }
+
     let writer: any DatabaseWriter
     public let path: String
+    private let queued = Mutex(QueuedSteps())
+    private let writerQueue = DispatchQueue(label: "scim-rotator.history-writer")
 
     /// Opens (creating and migrating) the database at `path`; `readOnly` opens an existing one for queries only.
     public init(path: String, readOnly: Bool = false, busyTimeout: Double = 10) throws {
@@ -179,13 +189,71 @@ public final class SQLiteHistoryStore: HistoryStore {
 
     @discardableResult
     public func commit(_ write: JournalWrite, at now: Date) throws -> [HistoryEvent] {
-        try run {
-            try writer.write { db in
-                if let rotation = write.rotation { try rotation.save(db) }
-                for key in write.keys { try key.save(db) }
-                if let state = write.policyState { try state.save(db) }
-                return try Self.append(write.events, at: now, db: db)
+        try writeBatch([(write, now)])[0].get()
+    }
+
+    /// Group commit without blocking: the step joins a queue, and one serial writer takes everything queued so far
+    /// and writes it in one transaction (a savepoint per step, so one step's failure is its caller's alone) with one
+    /// sync, while the callers are suspended. Alone, a step is written at once; under load, the disk syncs once per
+    /// batch instead of once per step, and no thread of the concurrency pool waits on the disk.
+    public func record(_ write: JournalWrite, at now: Date) async throws -> [HistoryEvent] {
+        try await withCheckedThrowingContinuation { continuation in
+            let startWriter = queued.withLock { queue in
+                queue.steps.append((write, now, continuation))
+                defer { queue.writerScheduled = true }
+                return !queue.writerScheduled
             }
+            if startWriter { writerQueue.async { self.drain() } }
+        }
+    }
+
+    /// How many transactions ``record(_:at:)`` has written.
+    var recordBatches: Int { queued.withLock { $0.batches } }
+
+    /// Writes every queued step in one batch; runs on `writerQueue` only.
+    private func drain() {
+        let batch = queued.withLock { queue in
+            defer {
+                queue.steps = []
+                queue.writerScheduled = false
+                queue.batches += 1
+            }
+            return queue.steps
+        }
+        guard !batch.isEmpty else { return }
+        let results = writeBatch(batch.map { ($0.write, $0.now) })
+        for (step, result) in zip(batch, results) { step.continuation.resume(with: result) }
+    }
+
+    /// Writes a batch of journal steps in one transaction, each in its own savepoint.
+    private func writeBatch(_ batch: [(JournalWrite, Date)]) -> [Result<[HistoryEvent], any Error>] {
+        var results: [Result<[HistoryEvent], any Error>] = []
+        do {
+            try writer.write { db in
+                results = []
+                for (write, now) in batch {
+                    var recorded: [HistoryEvent] = []
+                    do {
+                        try db.inSavepoint {
+                            if let rotation = write.rotation { try rotation.save(db) }
+                            for key in write.keys { try key.save(db) }
+                            if let state = write.policyState { try state.save(db) }
+                            recorded = try Self.append(write.events, at: now, db: db)
+                            return .commit
+                        }
+                        results.append(.success(recorded))
+                    } catch let error as DatabaseError {
+                        results.append(.failure(Self.explain(error, path: path)))
+                    } catch {
+                        results.append(.failure(error))
+                    }
+                }
+            }
+            return results
+        } catch {
+            // The transaction itself failed (disk full, locked past the busy timeout): nothing in it was recorded.
+            let failure = (error as? DatabaseError).map { Self.explain($0, path: path) } ?? error
+            return batch.map { _ in .failure(failure) }
         }
     }
 

@@ -184,11 +184,14 @@ public struct TencentCICClient: Sendable {
     }
 
     private func attempt<T: Decodable>(_ action: String, body: Data) async throws -> (T, requestId: String?) {
-        try await rateLimiter.acquire("\(credentials.accessKeyId)/\(action)")
-        let request = signedRequest(action: action, body: body, timestamp: Int64(clock.now().timeIntervalSince1970))
         let start = ContinuousClock.now
         do {
-            let response = try await transport.send(request)
+            let response = try await rateLimiter.limited("\(credentials.accessKeyId)/\(action)") {
+                // Signed once the slot is free, so that waiting for it never makes a signature stale.
+                try await transport.send(
+                    signedRequest(action: action, body: body, timestamp: Int64(clock.now().timeIntervalSince1970))
+                )
+            }
             let decoded: (T, requestId: String?) = try decode(action: action, response: response)
             CloudRequestMetrics.record(provider: "tencent", action: action, code: "OK", since: start)
             return decoded

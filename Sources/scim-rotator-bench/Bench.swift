@@ -45,7 +45,16 @@ struct Bench: AsyncParsableCommand {
     @Option(help: "Write the report here (markdown), besides printing it.")
     var write: String?
 
+    /// Every benchmark's files, removed when the run ends. Nothing is deleted between benchmarks: deleting
+    /// thousands of files makes the file system's next creations slower for a while (ext4 skips recently freed
+    /// inodes), which would charge one benchmark for another's cleanup.
+    static let workDirectory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        "scim-rotator-bench-\(ProcessInfo.processInfo.processIdentifier)"
+    )
+
     func run() async throws {
+        try FileManager.default.createDirectory(at: Self.workDirectory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: Self.workDirectory) }
         let binaryDirectory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
         let binary = binaryDirectory + "/scim-rotator"
         let hasBinary = FileManager.default.isExecutableFile(atPath: binary)

@@ -25,9 +25,7 @@ final class Fleet: Sendable {
     ///   - accounts: how many organization accounts the zones are spread over (`zones`: one zone per account).
     init(zones: Int, accounts: Int? = nil, latencyMs: Int, rateLimit: Int = 20, name: String) async throws {
         directory =
-            FileManager.default.temporaryDirectory.appendingPathComponent(
-                "bench-\(name)-\(UUID().uuidString.prefix(8))"
-            ).path
+            Bench.workDirectory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory + "/out", withIntermediateDirectories: true)
         let accountCount = accounts ?? zones
         clock = VirtualClock(start: Date(), flowRate: 1, sleepSpeed: 1)
@@ -109,7 +107,6 @@ final class Fleet: Sendable {
 
     func stop() async {
         await server.stop()
-        try? FileManager.default.removeItem(atPath: directory)
     }
 
     /// Emulator call counts by "provider action code", and the peak requests per second per account/action.

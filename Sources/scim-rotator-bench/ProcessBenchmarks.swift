@@ -134,12 +134,11 @@ enum ProcessBenchmarks {
     /// An idle daemon with `policies` policies for `seconds`: CPU, peak RSS, and how late its timer fires when a
     /// rotation falls due in the middle of the window.
     static func idleDaemon(binary: String, policies: Int, seconds: Double) throws -> [Row] {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        let directory = Bench.workDirectory.appendingPathComponent(
             "bench-idle-\(UUID().uuidString.prefix(8))"
         ).path
         try FileManager.default.createDirectory(atPath: directory + "/policies", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: directory + "/out", withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         var config = "tencent:\n  accounts:\n"
         for index in 0..<policies {
             config +=
@@ -281,11 +280,10 @@ enum ProcessBenchmarks {
 
     /// History: `count` events, then a filtered query and `audit verify`, through the API and the CLI.
     static func history(binary: String?, count: Int) throws -> [Row] {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+        let directory = Bench.workDirectory.appendingPathComponent(
             "bench-history-\(UUID().uuidString.prefix(8))"
         ).path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: directory) }
         let path = directory + "/history.sqlite"
         let store = try SQLiteHistoryStore(path: path)
         let kinds: [EventKind] = [

@@ -24,16 +24,37 @@ struct TransportTests {
         let clock = ContinuousClock()
         var times: [ContinuousClock.Instant] = []
         for _ in 0..<10 {
-            try await limiter.acquire("AKID/ListSCIMCredentials")
-            times.append(clock.now)
+            try await limiter.limited("AKID/ListSCIMCredentials") { times.append(clock.now) }
         }
         for index in 4..<times.count {
             #expect(times[index] - times[index - 4] >= .milliseconds(200))
         }
         // Other keys are independent.
         let before = clock.now
-        try await limiter.acquire("AKID/CreateSCIMCredential")
+        try await limiter.limited("AKID/CreateSCIMCredential") {}
         #expect(clock.now - before < .milliseconds(50))
+    }
+
+    @Test("a slot's window starts when the reply comes back, so a slow reply cannot squeeze two windows into one")
+    func limiterCountsFromTheReply() async throws {
+        let limiter = RateLimiter(limit: 1, window: .milliseconds(200), margin: .zero)
+        let clock = ContinuousClock()
+        // The first request is slow (its server may count it as late as its reply): the next one must wait a whole
+        // window after that reply, not after the first request was sent.
+        var firstReply = clock.now
+        try await limiter.limited("k") {
+            try await Task.sleep(for: .milliseconds(150))
+            firstReply = clock.now
+        }
+        let second = try await limiter.limited("k") { clock.now }
+        #expect(second - firstReply >= .milliseconds(200))
+        // A failed request may still have reached the server: it counts, and its slot frees after its window.
+        await #expect(throws: CancellationError.self) {
+            try await limiter.limited("other") { throw CancellationError() }
+        }
+        let before = clock.now
+        try await limiter.limited("other") {}
+        #expect(clock.now - before >= .milliseconds(150))
     }
 
     @Test("hostHeader keeps an explicit port")
