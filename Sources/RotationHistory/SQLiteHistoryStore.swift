@@ -161,7 +161,18 @@ public final class SQLiteHistoryStore: HistoryStore {
                 throw HistoryError("\(path) is an older or empty history database; run reconcile once to upgrade it")
             }
         } else {
+            // GRDB opens WAL databases with synchronous=NORMAL: a commit survives a process crash but may be lost with
+            // the machine (power, kernel). The journal records a step before its cloud side effect, so a lost record
+            // could hide a key that exists: every commit is synced to disk instead (group commit keeps that cheap).
+            try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
             try migrator.migrate(writer)
+        }
+    }
+
+    /// The writer connection's `PRAGMA synchronous` (2 is FULL), for tests.
+    var synchronousMode: Int {
+        get throws {
+            try writer.writeWithoutTransaction { db in try Int.fetchOne(db, sql: "PRAGMA synchronous") ?? -1 }
         }
     }
 

@@ -12,7 +12,7 @@ struct Bench: AsyncParsableCommand {
             Build in release mode first, then run from the repository root (the Python baseline needs the .venv that \
             scripts/bootstrap.sh creates):
 
-              swift build -c release && .build/release/scim-rotator-bench --write BENCHMARKS.md
+              swift build -c release --static-swift-stdlib && .build/release/scim-rotator-bench --write BENCHMARKS.md
             """
     )
 
@@ -106,7 +106,7 @@ struct Bench: AsyncParsableCommand {
             if hasBinary {
                 report(try ProcessBenchmarks.idleDaemon(binary: binary, policies: idlePolicies, seconds: idleSeconds))
             } else {
-                print("· idle daemon skipped: no \(binary) (swift build -c release first)")
+                print("· idle daemon skipped: no \(binary) (swift build -c release --static-swift-stdlib first)")
             }
         }
         if events > 0 { report(try ProcessBenchmarks.history(binary: hasBinary ? binary : nil, count: events)) }
@@ -121,7 +121,8 @@ struct Bench: AsyncParsableCommand {
         var text = """
             # Benchmarks
 
-            Reproduce: `swift build -c release && .build/release/scim-rotator-bench --write BENCHMARKS.md` (from the \
+            Reproduce: `swift build -c release --static-swift-stdlib && .build/release/scim-rotator-bench --write \
+            BENCHMARKS.md` (from the \
             repository root, after `scripts/bootstrap.sh`; the Python baseline uses the official Tencent Cloud SDK in \
             `.venv`). Measured \(Date().formatted(Date.ISO8601FormatStyle())) on \(ProcessInfo.processInfo.activeProcessorCount) \
             cores, emulator latency \(latencyMs) ms per cloud API call, concurrency \(concurrency).
@@ -134,6 +135,37 @@ struct Bench: AsyncParsableCommand {
             text +=
                 "| \(row.benchmark) | \(row.measured) | \(row.baseline) | \(row.ratio) | \(row.target) | \(row.met.map { $0 ? "yes" : "NO" } ?? "-") |\n"
         }
-        return text
+        return text + Self.notes
     }
+
+    /// How to read the table; what each figure includes and leaves out.
+    static let notes = """
+
+        ## Reading the figures
+
+        - **Fleet rotation**: every zone in its own account (its own credentials and rate-limit budget), one policy \
+        each, wired as the CLI wires them (URLSession over real HTTP to an in-process emulator, SQLite history in WAL \
+        mode, every commit synced to disk, file delivery). The measured pass is the rotation itself: ListSCIMCredentials and \
+        CreateSCIMCredential (the emulator adds the latency to each), the SCIM check of the new key, delivery, \
+        promotion, and every journal step synced to disk. The previous key is disabled after its grace period, in a \
+        later pass. The emulator runs on the same cores, so its work counts against ours.
+        - **One account under pressure**: every policy of one account rotated as an emergency, concurrently, round \
+        after round: the clients share one limiter per account and action, and the emulator counts replies with \
+        RequestLimitExceeded and the busiest second per action.
+        - **Baseline**: `Sources/scim-rotator-bench/baseline/tencent_sdk_loop.py`, the loop a user would write over \
+        the official SDK: for each zone in turn, list, create, list, disable the other keys. It disables the old key \
+        at once (the step that breaks provisioning if the identity provider does not have the new key yet) and does \
+        not verify or deliver, so it does more cloud calls per zone than our pass but less work. Most of the ratio is \
+        concurrency across accounts, which the per-account rate limits allow.
+        - **Idle daemon**: `scim-rotator daemon --http` with 100 policies on an emulator, one key falling due midway. \
+        CPU is measured after start-up (first contact with every zone). Peak RSS is VmHWM; the breakdown comes from \
+        /proc/PID/smaps at the end. Almost all of it is clean file-backed pages of the executable (the Swift runtime, \
+        Foundation and its ICU data, SwiftNIO, GRDB, linked statically) and of the system libraries (libcurl, \
+        libcrypto, libsqlite3): shared, reclaimable, and the same with 1 policy as with 100. The private memory the \
+        policies use is the anonymous part. The 30 MiB target is below what this binary maps and touches on Linux \
+        before it reads a policy; not met.
+        - **History**: a million chained events written through the store, then a filtered query (policy, event \
+        kind, limit) through the store and through `scim-rotator history`, and `audit verify` recomputing every hash \
+        through the store and through `scim-rotator audit verify`, both on the same database file.
+        """
 }

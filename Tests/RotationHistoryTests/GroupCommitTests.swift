@@ -44,6 +44,7 @@ struct GroupCommitTests {
             #expect(steps == (0..<25).map { "k\(writer)-\($0)" })
         }
         #expect(store.recordBatches < 400)
+        #expect(try store.synchronousMode == 2)  // FULL: every transaction is synced before the step returns
     }
 
     @Test("a step alone is written at once; a failed step fails only its caller")
