@@ -207,6 +207,7 @@ public final class SQLiteHistoryStore: HistoryStore {
     /// and writes it in one transaction (a savepoint per step, so one step's failure is its caller's alone) with one
     /// sync, while the callers are suspended. Alone, a step is written at once; under load, the disk syncs once per
     /// batch instead of once per step, and no thread of the concurrency pool waits on the disk.
+    @discardableResult
     public func record(_ write: JournalWrite, at now: Date) async throws -> [HistoryEvent] {
         try await withCheckedThrowingContinuation { continuation in
             let startWriter = queued.withLock { queue in
