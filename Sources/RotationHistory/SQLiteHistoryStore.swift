@@ -326,19 +326,16 @@ public final class SQLiteHistoryStore: HistoryStore {
         buffer.reserveCapacity(512)
         buffer.append(contentsOf: prevHash.utf8)
         buffer.append(UInt8(ascii: "\n"))
-        for field in fields {
-            if let field {
-                appendField(field.utf8, to: &buffer)
-            } else {
-                buffer.append(UInt8(ascii: "-"))
-                buffer.append(UInt8(ascii: ";"))
-            }
-        }
+        for field in fields { appendField(field?.utf8, to: &buffer) }
         return SHA256.hash(data: buffer).hexString
     }
 
-    /// One field of the chain encoding: `len ":" bytes ";"`.
-    static func appendField(_ bytes: some Collection<UInt8>, to buffer: inout [UInt8]) {
+    /// One field of the chain encoding: `len ":" bytes ";"`, or `-;` for NULL.
+    static func appendField<Field: Collection<UInt8>>(_ bytes: Field?, to buffer: inout [UInt8]) {
+        guard let bytes else {
+            buffer.append(contentsOf: "-;".utf8)
+            return
+        }
         buffer.append(contentsOf: String(bytes.count).utf8)
         buffer.append(UInt8(ascii: ":"))
         buffer.append(contentsOf: bytes)
@@ -429,7 +426,7 @@ public final class SQLiteHistoryStore: HistoryStore {
                 }
                 var checked = 0
                 var prevHash: [UInt8] = []
-                var computed = [UInt8](repeating: 0, count: 64)
+                var computed: [UInt8] = []
                 var buffer: [UInt8] = []
                 buffer.reserveCapacity(1_024)
                 var expectedSeq: Int64 = 1
@@ -464,21 +461,9 @@ public final class SQLiteHistoryStore: HistoryStore {
                     buffer.append(contentsOf: prevHash)
                     buffer.append(UInt8(ascii: "\n"))
                     Self.appendField(String(seq).utf8, to: &buffer)
-                    for column: Int32 in 1...11 {
-                        if let field = bytes(column) {
-                            Self.appendField(field, to: &buffer)
-                        } else {
-                            buffer.append(UInt8(ascii: "-"))
-                            buffer.append(UInt8(ascii: ";"))
-                        }
-                    }
-                    let digest = SHA256.hash(data: buffer)
-                    var index = 0
-                    for byte in digest {
-                        computed[index] = hexDigits[Int(byte >> 4)]
-                        computed[index + 1] = hexDigits[Int(byte & 0x0F)]
-                        index += 2
-                    }
+                    for column: Int32 in 1...11 { Self.appendField(bytes(column), to: &buffer) }
+                    computed.removeAll(keepingCapacity: true)
+                    SHA256.hash(data: buffer).appendHex(to: &computed)
                     guard let hash = bytes(13), hash.elementsEqual(computed) else {
                         return ChainVerification(
                             checked: checked,
@@ -486,7 +471,6 @@ public final class SQLiteHistoryStore: HistoryStore {
                         )
                     }
                     swap(&prevHash, &computed)
-                    if computed.count != 64 { computed = [UInt8](repeating: 0, count: 64) }
                     expectedSeq += 1
                 }
                 return ChainVerification(checked: checked, firstBroken: nil)
@@ -523,5 +507,3 @@ extension KeyRecord: FetchableRecord, PersistableRecord {
 extension PolicyState: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "policyState"
 }
-
-private let hexDigits = Array("0123456789abcdef".utf8)

@@ -42,17 +42,24 @@ extension String {
     }
 }
 
-private let hexDigits = Array("0123456789abcdef".utf8)
+@usableFromInline let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
 extension Sequence where Element == UInt8 {
     /// Lower-case hex, two digits per byte (hash outputs, fingerprints).
     public var hexString: String {
         var bytes: [UInt8] = []
         bytes.reserveCapacity(underestimatedCount * 2)
+        appendHex(to: &bytes)
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Appends the lower-case hex digits of these bytes as ASCII, for hot loops that compare hex without a String.
+    /// Inlinable, so that callers in other modules get it specialized for their byte sequence.
+    @inlinable
+    public func appendHex(to bytes: inout [UInt8]) {
         for byte in self {
             bytes.append(hexDigits[Int(byte >> 4)])
             bytes.append(hexDigits[Int(byte & 0x0F)])
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
