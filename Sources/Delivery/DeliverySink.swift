@@ -63,5 +63,21 @@ public struct DeliveryReceipt: Sendable, Equatable {
 public protocol DeliverySink: Sendable {
     /// A description without secrets, recorded in history: `file /var/lib/...`, `exec /usr/local/bin/push`.
     var summary: String { get }
+    /// Names the destination in the journal, which records the key each destination holds: stable across runs,
+    /// distinct between two sinks of a policy. Defaults to ``summary``.
+    var identity: String { get }
     @discardableResult func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt
+}
+
+extension DeliverySink {
+    public var identity: String { summary }
+}
+
+/// A destination whose stored secret can be read back (a file, Vault KV, a Kubernetes Secret). Rotations deliver
+/// to these first: after a crash or a failed sink, the new key's secret is recovered from one that holds it
+/// (checked against the journaled fingerprint), so the remaining sinks get the same key instead of a new one; the
+/// current key's SCIM check reads it from here too.
+public protocol ReadableSink: DeliverySink {
+    /// The secret the destination holds now; nil when it holds none.
+    func read(context: DeliveryContext) async throws -> Secret?
 }

@@ -17,6 +17,9 @@ public struct ExecSink: DeliverySink {
 
     public var summary: String { "exec \(command.first ?? "")" }
 
+    /// The whole command line: two exec sinks of one policy may run the same program with other arguments.
+    public var identity: String { "exec " + command.joined(separator: " ") }
+
     /// The child's whole environment.
     public static func environment(for context: DeliveryContext) -> [String: String] {
         let parent = ProcessInfo.processInfo.environment

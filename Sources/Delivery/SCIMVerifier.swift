@@ -39,28 +39,42 @@ public struct SCIMVerifier: Sendable {
     /// Returns the number of attempts it took.
     @discardableResult
     public func verify(_ secret: Secret, scimBaseURL: URL) async throws -> Int {
-        var components = URLComponents(url: scimBaseURL.appendingPathComponent("Users"), resolvingAgainstBaseURL: false)
-        components?.queryItems = [URLQueryItem(name: "count", value: "1")]
-        guard let url = components?.url else {
-            throw Failure(url: scimBaseURL.absoluteString, attempts: 0, last: "not a URL")
-        }
+        let url = try Self.usersURL(scimBaseURL)
         var last = ""
         for attempt in 1...attempts {
-            let request = HTTPRequest(
-                method: "GET",
-                url: url,
-                headers: [("Authorization", "Bearer \(secret.reveal())"), ("Accept", "application/scim+json")],
-                timeout: timeout
-            )
             do {
-                let response = try await transport.send(request)
-                if response.status == 200 { return attempt }
-                last = "HTTP \(response.status)"
+                let status = try await status(of: secret, url: url)
+                if status == 200 { return attempt }
+                last = "HTTP \(status)"
             } catch {
                 last = "\(error)".redacting([secret])
             }
             if attempt < attempts { try await clock.sleep(seconds: interval * Double(attempt)) }
         }
         throw Failure(url: url.absoluteString, attempts: attempts, last: last)
+    }
+
+    /// One authenticated request with a key in use (the current key's periodic check): the HTTP status.
+    public func check(_ secret: Secret, scimBaseURL: URL) async throws -> Int {
+        try await status(of: secret, url: try Self.usersURL(scimBaseURL))
+    }
+
+    static func usersURL(_ scimBaseURL: URL) throws -> URL {
+        var components = URLComponents(url: scimBaseURL.appendingPathComponent("Users"), resolvingAgainstBaseURL: false)
+        components?.queryItems = [URLQueryItem(name: "count", value: "1")]
+        guard let url = components?.url else {
+            throw Failure(url: scimBaseURL.absoluteString, attempts: 0, last: "not a URL")
+        }
+        return url
+    }
+
+    func status(of secret: Secret, url: URL) async throws -> Int {
+        let request = HTTPRequest(
+            method: "GET",
+            url: url,
+            headers: [("Authorization", "Bearer \(secret.reveal())"), ("Accept", "application/scim+json")],
+            timeout: timeout
+        )
+        return try await transport.send(request).status
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -19,19 +20,44 @@ public struct FailPoints: Sendable {
         case error
     }
 
-    /// The points, in the order a rotation passes them.
+    /// The points, in the order a rotation passes them. `before:sink` is after a sink's attempt is journaled and
+    /// before the sink runs; `after:sink` after it succeeded and before the journal records it (the crash of a
+    /// process whose exec child already pushed the key); `after:deliver` after the last sink is journaled.
     public static let names = [
-        "before:create", "after:create", "after:created", "after:verify", "after:deliver", "after:delivered",
-        "after:promote", "after:retire", "after:disable", "after:delete", "after:abandon",
+        "before:create", "after:create", "after:created", "after:verify", "before:sink", "after:sink",
+        "after:deliver", "after:delivered", "after:promote", "after:retire", "after:disable", "after:delete",
+        "after:abandon",
     ]
 
     let actions: [String: Action]
     /// Tests crash by throwing instead of killing the test runner.
     let crashByThrowing: Bool
+    /// The simulation's crash "between any two journal writes": the process dies right after this many more
+    /// journal commits (shared by every runner that carries these fail points).
+    let journalCountdown: JournalCountdown?
 
-    public init(_ actions: [String: Action] = [:], crashByThrowing: Bool = false) {
+    public init(_ actions: [String: Action] = [:], crashByThrowing: Bool = false, crashAfterJournalWrites: Int? = nil) {
         self.actions = actions
         self.crashByThrowing = crashByThrowing
+        self.journalCountdown = crashAfterJournalWrites.map(JournalCountdown.init)
+    }
+
+    /// Counts journal commits down to a simulated crash.
+    final class JournalCountdown: Sendable {
+        private let remaining: Mutex<Int>
+        init(_ count: Int) { remaining = Mutex(count) }
+        /// True once, when the count reaches zero.
+        func tick() -> Bool {
+            remaining.withLock { count in
+                count -= 1
+                return count == 0
+            }
+        }
+    }
+
+    /// After every journal commit: the simulation's crash between two writes.
+    func journaled() throws {
+        if let journalCountdown, journalCountdown.tick() { throw SimulatedCrash(point: "journal write") }
     }
 
     public static let none = FailPoints()
@@ -82,4 +108,5 @@ public struct FailPoints: Sendable {
 /// A crash simulated in-process: nothing after the fail point runs, nothing is cleaned up or journaled.
 public struct SimulatedCrash: Error, Sendable {
     public var point: String
+    public init(point: String) { self.point = point }
 }

@@ -6,12 +6,21 @@ import SCIMRotatorCore
 
 /// Brings the journal's key records in line with what the cloud lists now.
 ///
-/// - a key the journal does not know is recorded as `other` (`key.discovered`);
+/// - a key the journal does not know is recorded as `other` (`key.discovered`), unless it appeared while a
+///   rotation's CreateSCIMCredential was in flight: then it is that call's key, recorded as `pending` for the
+///   rotation to abandon (its secret died with the reply);
 /// - a recorded key that is gone: if this tool announced deleting it (intent), the deletion is finished
 ///   (`key.deleted`, `key.retired` or `key.abandoned`); otherwise it `vanished` (`key.vanished`);
 /// - a key announced for disabling that the cloud lists as disabled is finished (`key.disabled`).
 public enum JournalSync {
-    public static func reconcile(policy: Policy, observed: [SCIMKey], records: [KeyRecord], now: Date) -> JournalWrite {
+    public static func reconcile(
+        policy: Policy,
+        observed: [SCIMKey],
+        records: [KeyRecord],
+        active: RotationRecord? = nil,
+        now: Date
+    ) -> JournalWrite {
+        let orphan = active.flatMap { Safety.createdDuringCall($0, observed: observed, records: records).ours }
         var byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
         var changed: [String: KeyRecord] = [:]
         var events: [NewEvent] = []
@@ -49,6 +58,22 @@ public enum JournalSync {
                 var unchanged = record
                 unchanged.lastSeen = before.lastSeen
                 if unchanged != before { changed[key.id] = record }  // lastSeen alone is not worth a write
+            } else if let orphan, orphan.id == key.id, let active {
+                var record = KeyRecord(policy: policy.name, keyId: key.id, role: .pending, firstSeen: now)
+                record.observe(key, at: now)
+                record.rotationId = active.id
+                changed[key.id] = record
+                event(
+                    .keyDiscovered,
+                    record,
+                    reason:
+                        "made by this tool's CreateSCIMCredential (rotation \(active.id.prefix(8))), whose reply was "
+                        + "lost: the only key outside the zone's keys journaled before the call",
+                    detail: [
+                        "status": key.status.rawValue, "expires": HistoryTime.format(key.expiresAt),
+                        "orphanOf": active.id,
+                    ]
+                )
             } else {
                 var record = KeyRecord(policy: policy.name, keyId: key.id, role: .other, firstSeen: now)
                 record.observe(key, at: now)

@@ -10,11 +10,14 @@ public struct RotationRequest: Sendable, Equatable {
     public var reason: String?
     /// Emergency: delete the other keys too, not only disable them.
     public var deleteOld: Bool
+    /// Keys the operator consents to retire, should the zone be at its limit (`--retire KEY_ID`).
+    public var retire: [String]
 
-    public init(trigger: RotationTrigger, reason: String?, deleteOld: Bool = false) {
+    public init(trigger: RotationTrigger, reason: String?, deleteOld: Bool = false, retire: [String] = []) {
         self.trigger = trigger
         self.reason = reason
         self.deleteOld = deleteOld
+        self.retire = retire
     }
 }
 
@@ -22,12 +25,14 @@ public struct RotationRequest: Sendable, Equatable {
 public enum PlannedAction: Sendable, Equatable {
     /// Nothing to do before `Plan.nextCheck`.
     case idle
-    /// A rotation is due but waits (window, back-off) until `Plan.nextCheck`.
+    /// A rotation is due but waits (window, back-off, a person) until `Plan.nextCheck`.
     case wait
     /// First contact: make this existing key the current one.
     case adopt(keyId: String)
-    /// Continue a rotation a crash interrupted.
+    /// Continue the rotation the journal shows in progress (interrupted, or retrying a failed sink).
     case resume(rotationId: String)
+    /// An emergency replaces a rotation that waits for a person's confirmation.
+    case supersede(rotationId: String)
     /// Finish side effects announced before a crash (disable, delete, retire, abandon).
     case finishIntents(keyIds: [String])
     case rotate(trigger: RotationTrigger)
@@ -35,6 +40,8 @@ public enum PlannedAction: Sendable, Equatable {
     case disable(keyIds: [String])
     /// `deleteAfter` over: delete these keys (this tool disabled them).
     case delete(keyIds: [String])
+    /// Keys this tool created that no rotation carries on and no sink holds: they serve no one.
+    case abandon(keyIds: [String])
 }
 
 /// A decision with its reason, and when to look again.
@@ -46,6 +53,8 @@ public struct Plan: Sendable, Equatable {
     /// When the current key falls due for rotation (before jitter and window), for `plan` and metrics.
     public var dueAt: Date?
     public var warnings: [String]
+    /// What follows at once (after an adoption, the rotation the adopted key may already need), for `plan`.
+    public var then: String?
 
     public init(
         action: PlannedAction,
@@ -74,6 +83,8 @@ public struct PlanInput: Sendable {
     public var now: Date
     public var request: RotationRequest?
     public var syncStatus: SyncStatus?
+    /// Which of the policy's sinks may hold which key.
+    public var holdings: Safety.Holdings
 
     public init(
         policy: Policy,
@@ -83,7 +94,8 @@ public struct PlanInput: Sendable {
         state: PolicyState,
         now: Date,
         request: RotationRequest? = nil,
-        syncStatus: SyncStatus? = nil
+        syncStatus: SyncStatus? = nil,
+        holdings: Safety.Holdings = Safety.Holdings()
     ) {
         self.policy = policy
         self.observed = observed
@@ -93,6 +105,21 @@ public struct PlanInput: Sendable {
         self.now = now
         self.request = request
         self.syncStatus = syncStatus
+        self.holdings = holdings
+    }
+
+    /// The current key as the journal knows it.
+    public var currentRecord: KeyRecord? { keys.first { $0.role == .current } }
+
+    /// Why the current key does not work now, if it does not: disabled or expired as listed, or refused by SCIM
+    /// at the last check.
+    public var currentProblem: String? {
+        guard let record = currentRecord else { return nil }
+        guard let key = observed.first(where: { $0.id == record.keyId }) else { return nil }
+        if key.status == .disabled { return "the current key \(key.id) was disabled outside this tool" }
+        if key.isExpired(at: now) { return "the current key \(key.id) has expired" }
+        if state.currentProblemKeyId == key.id, let problem = state.currentProblem { return problem }
+        return nil
     }
 }
 
@@ -100,6 +127,22 @@ public struct PlanInput: Sendable {
 public enum Planner {
     public static func plan(_ input: PlanInput) -> Plan {
         var plan = decide(input)
+        if case .adopt(let keyId) = plan.action {
+            // What the adopted key needs at once (plan shows it; the runner carries it out in the same pass).
+            var adopted = input
+            if let index = adopted.keys.firstIndex(where: { $0.keyId == keyId }) {
+                adopted.keys[index].role = .current
+                adopted.keys[index].promotedAt = input.now
+            } else if let key = input.observed.first(where: { $0.id == keyId }) {
+                var record = KeyRecord(policy: input.policy.name, keyId: keyId, role: .current, firstSeen: input.now)
+                record.observe(key, at: input.now)
+                record.promotedAt = input.now
+                adopted.keys.append(record)
+            }
+            let next = decide(adopted)
+            plan.then = "\(describe(next.action)): \(next.reason)"
+            plan.dueAt = next.dueAt
+        }
         if input.syncStatus == .disabled {
             plan.warnings.append(
                 "SCIM synchronization is disabled in this zone: its keys serve no identity provider until it is enabled (scim-rotator sync enable \(input.policy.name))"
@@ -110,35 +153,56 @@ public enum Planner {
                 "stuck: \(input.state.failures) consecutive failures; last: \(input.state.lastError ?? "?")"
             )
         }
+        let foreign = input.observed.filter { key in
+            key.isUsable(at: input.now) && input.keys.first { $0.keyId == key.id }?.role == .other
+        }
+        for key in foreign {
+            plan.warnings.append(
+                "key \(key.id) was not made by this tool; it is left alone (at the key limit it blocks a rotation until "
+                    + "you retire it: `scim-rotator rotate \(input.policy.name) --retire \(key.id)`)"
+            )
+        }
         return plan
+    }
+
+    /// A short name of an action, for `plan`, `status` and logs.
+    public static func describe(_ action: PlannedAction) -> String {
+        switch action {
+        case .idle: return "none"
+        case .wait: return "wait"
+        case .adopt(let key): return "adopt \(key)"
+        case .resume(let id): return "resume \(id.prefix(8))"
+        case .supersede(let id): return "supersede \(id.prefix(8))"
+        case .finishIntents(let keys): return "finish \(keys.joined(separator: ","))"
+        case .rotate(let trigger): return "rotate (\(trigger.rawValue))"
+        case .disable(let keys): return "disable \(keys.joined(separator: ","))"
+        case .delete(let keys): return "delete \(keys.joined(separator: ","))"
+        case .abandon(let keys): return "abandon \(keys.joined(separator: ","))"
+        }
     }
 
     static func decide(_ input: PlanInput) -> Plan {
         let now = input.now
         let policy = input.policy
         let settings = policy.rotation
-        if let rotation = input.activeRotation, rotation.state == .awaitingConfirmation, rotation.confirmedAt == nil {
-            return Plan(
-                action: .wait,
-                reason:
-                    "key \(rotation.newKeyId ?? "?") was handed to a person (manual delivery) \(format(rotation.updatedAt)); "
-                    + "the current key stays enabled until someone runs `scim-rotator confirm \(policy.name)`",
-                nextCheck: nil
-            )
-        }
+        let backoffUntil = input.state.nextAttemptAt.flatMap { $0 > now ? $0 : nil }
         if let rotation = input.activeRotation {
-            return Plan(
-                action: .resume(rotationId: rotation.id),
-                reason: "rotation \(rotation.id.prefix(8)) was interrupted at \(rotation.state.rawValue); resuming",
-                nextCheck: now
-            )
+            return active(rotation, input: input, backoffUntil: backoffUntil)
         }
-        let observedById = Dictionary(input.observed.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         let pendingIntents = input.keys.filter { $0.intent != nil && !$0.role.isGone }.map(\.keyId)
         if !pendingIntents.isEmpty {
             return Plan(
                 action: .finishIntents(keyIds: pendingIntents),
                 reason: "finishing \(pendingIntents.count) step(s) interrupted by a crash",
+                nextCheck: now
+            )
+        }
+        let strays = Safety.strays(observed: input.observed, records: input.keys, holdings: input.holdings, active: nil)
+        if !strays.isEmpty {
+            return Plan(
+                action: .abandon(keyIds: strays),
+                reason: "\(strays.joined(separator: ", ")): created by this tool, handed to no sink, and no rotation "
+                    + "carries it on: it serves no one",
                 nextCheck: now
             )
         }
@@ -149,13 +213,14 @@ public enum Planner {
                 nextCheck: now
             )
         }
-        let backoffUntil = input.state.nextAttemptAt.flatMap { $0 > now ? $0 : nil }
 
-        let currentRecord = input.keys.first { $0.role == .current }
-        guard let currentRecord, let current = observedById[currentRecord.keyId] else {
+        guard let currentRecord = input.currentRecord,
+            let current = input.observed.first(where: { $0.id == currentRecord.keyId })
+        else {
             let hadCurrent = input.keys.contains { $0.promotedAt != nil }
             if !hadCurrent,
-                let newest = input.observed.filter({ $0.isUsable(at: now) }).max(by: { $0.createdAt < $1.createdAt })
+                let newest = input.observed.filter({ $0.isUsable(at: now) })
+                    .max(by: { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) })
             {
                 return Plan(
                     action: .adopt(keyId: newest.id),
@@ -165,31 +230,34 @@ public enum Planner {
             }
             let why =
                 hadCurrent
-                ? "the current key \(currentRecord?.keyId ?? "") is gone from the zone" : "the zone has no usable key"
-            if let backoffUntil {
-                return Plan(
-                    action: .wait,
-                    reason:
-                        "\(why); backing off after \(input.state.failures) failure(s) until \(format(backoffUntil))",
-                    nextCheck: backoffUntil
-                )
-            }
-            return Plan(action: .rotate(trigger: .scheduled), reason: "\(why): rotating now", nextCheck: now)
+                ? "the current key \(input.currentRecord?.keyId ?? "(none recorded)") is gone from the zone"
+                : "the zone has no usable key"
+            return rotateUnlessBackingOff(why, input: input, backoffUntil: backoffUntil)
         }
 
-        if !current.isUsable(at: now) {
-            let why =
-                current.status == .disabled
-                ? "the current key \(current.id) was disabled outside this tool"
-                : "the current key \(current.id) has expired"
-            if let backoffUntil {
+        if let problem = input.currentProblem {
+            if input.syncStatus == .disabled || input.state.syncStatus == .disabled {
                 return Plan(
                     action: .wait,
-                    reason: "\(why); backing off until \(format(backoffUntil))",
-                    nextCheck: backoffUntil
+                    reason: "\(problem); SCIM synchronization is disabled in this zone, so a new key would be refused "
+                        + "too: enable it (scim-rotator sync enable \(policy.name))",
+                    nextCheck: checkTimes(input, current: current).min()
                 )
             }
-            return Plan(action: .rotate(trigger: .scheduled), reason: "\(why): rotating now", nextCheck: now)
+            return rotateUnlessBackingOff(problem, input: input, backoffUntil: backoffUntil)
+        }
+
+        let divergent = input.holdings.divergent(from: current.id).filter { pair in
+            input.observed.contains { $0.id == pair.keyId }
+        }
+        if !divergent.isEmpty {
+            let apart = divergent.map { "\($0.sink) may hold \($0.keyId)" }.joined(separator: ", ")
+            return rotateUnlessBackingOff(
+                "partial delivery: \(apart), while the current key is \(current.id); a rotation brings every sink "
+                    + "to one key",
+                input: input,
+                backoffUntil: backoffUntil
+            )
         }
 
         // When is the current key due?
@@ -197,16 +265,14 @@ public enum Planner {
         let ageDue = settings.maxAge.map { current.createdAt.addingTimeInterval($0.timeInterval) }
         let dueAt = min(expiryDue, ageDue ?? .distantFuture)
         let startAt = dueAt.addingTimeInterval(-jitterOffset(policy))
-        var candidates: [Date] = []
+        let maintenance = self.maintenance(input)
         if now >= startAt {
             let remaining = current.expiresAt.timeIntervalSince(now)
             let because =
                 dueAt == expiryDue
                 ? "the current key \(current.id) expires in \(span(remaining)) (rotateBefore \(settings.rotateBefore))"
-                : "the current key \(current.id) is \(span(now.timeIntervalSince(current.createdAt))) old (maxAge \(settings.maxAge!))"
+                : "the current key \(current.id) is \(span(now.timeIntervalSince(current.createdAt))) old (maxAge \(settings.maxAge.map { "\($0)" } ?? "-"))"
             if let backoffUntil {
-                candidates.append(backoffUntil)
-                let maintenance = self.maintenance(input, current: currentRecord)
                 if let maintenance { return maintenance }
                 return Plan(
                     action: .wait,
@@ -229,78 +295,142 @@ public enum Planner {
                 }
                 let opening = window.nextOpening(atOrAfter: now) ?? urgentAt
                 let wake = min(opening, urgentAt)
-                if let maintenance = self.maintenance(input, current: currentRecord) { return maintenance }
+                if let maintenance { return maintenance }
                 return Plan(
                     action: .wait,
                     reason: "\(because); waiting for the window \(window.summary) (at \(format(wake)))",
-                    nextCheck: earliest([wake] + maintenanceTimes(input, current: currentRecord)),
+                    nextCheck: ([wake] + maintenanceTimes(input) + checkTimes(input, current: current)).min(),
                     dueAt: dueAt
                 )
             }
             return Plan(action: .rotate(trigger: .scheduled), reason: because, nextCheck: now, dueAt: dueAt)
         }
-        candidates.append(startAt)
-        if let maintenance = self.maintenance(input, current: currentRecord) { return maintenance }
-        candidates += maintenanceTimes(input, current: currentRecord)
+        if let maintenance { return maintenance }
         return Plan(
             action: .idle,
             reason:
                 "the current key \(current.id) expires \(format(current.expiresAt)); next rotation due \(format(startAt))",
-            nextCheck: earliest(candidates),
+            nextCheck: ([startAt] + maintenanceTimes(input) + checkTimes(input, current: current)).min(),
             dueAt: dueAt
         )
     }
 
-    /// Disable/delete work whose time has come, if any.
-    static func maintenance(_ input: PlanInput, current: KeyRecord) -> Plan? {
+    /// A rotation the journal shows in progress.
+    static func active(_ rotation: RotationRecord, input: PlanInput, backoffUntil: Date?) -> Plan {
         let now = input.now
-        let toDisable = disableTimes(input, current: current).filter { $0.at <= now }.map(\.keyId)
+        let policy = input.policy
+        if rotation.state == .awaitingConfirmation, rotation.confirmedAt == nil {
+            if input.request?.trigger == .emergency {
+                return Plan(
+                    action: .supersede(rotationId: rotation.id),
+                    reason: "emergency: replacing rotation \(rotation.id.prefix(8)), which waits for a confirmation",
+                    nextCheck: now
+                )
+            }
+            var plan = Plan(
+                action: .wait,
+                reason:
+                    "key \(rotation.newKeyId ?? "?") was handed to a person (manual delivery) \(format(rotation.updatedAt)); "
+                    + "the current key stays enabled until someone runs `scim-rotator confirm \(policy.name)`",
+                nextCheck: input.currentRecord.flatMap { record in
+                    input.observed.first { $0.id == record.keyId }.map { checkTimes(input, current: $0).min() }
+                } ?? nil
+            )
+            if let problem = input.currentProblem { plan.reason = "\(problem); \(plan.reason)" }
+            return plan
+        }
+        if input.request == nil, let backoffUntil, rotation.lastError != nil {
+            return Plan(
+                action: .wait,
+                reason:
+                    "rotation \(rotation.id.prefix(8)) failed at \(rotation.state.rawValue) (\(rotation.lastError ?? "?")); "
+                    + "retrying with the same key \(rotation.newKeyId ?? "") at \(format(backoffUntil))",
+                nextCheck: backoffUntil
+            )
+        }
+        return Plan(
+            action: .resume(rotationId: rotation.id),
+            reason: "rotation \(rotation.id.prefix(8)) is at \(rotation.state.rawValue); resuming",
+            nextCheck: now
+        )
+    }
+
+    static func rotateUnlessBackingOff(_ why: String, input: PlanInput, backoffUntil: Date?) -> Plan {
+        if let backoffUntil {
+            return Plan(
+                action: .wait,
+                reason: "\(why); backing off after \(input.state.failures) failure(s) until \(format(backoffUntil))",
+                nextCheck: backoffUntil
+            )
+        }
+        return Plan(action: .rotate(trigger: .scheduled), reason: "\(why): rotating now", nextCheck: input.now)
+    }
+
+    /// Disable/delete work whose time has come, if any.
+    static func maintenance(_ input: PlanInput) -> Plan? {
+        let now = input.now
+        let toDisable = Safety.disableTimes(
+            observed: input.observed,
+            records: input.keys,
+            holdings: input.holdings,
+            policy: input.policy
+        ).filter { $0.at <= now }.map(\.keyId)
         if !toDisable.isEmpty {
             return Plan(
                 action: .disable(keyIds: toDisable),
                 reason:
-                    "grace period (\(input.policy.rotation.gracePeriod)) over for \(toDisable.joined(separator: ", ")): disabling every enabled key but the current one",
+                    "grace period (\(input.policy.rotation.gracePeriod)) over for \(toDisable.joined(separator: ", ")): no sink holds it any more",
                 nextCheck: now
             )
         }
-        let toDelete = deleteTimes(input).filter { $0.at <= now }.map(\.keyId)
+        let toDelete = Safety.deleteTimes(
+            observed: input.observed,
+            records: input.keys,
+            holdings: input.holdings,
+            policy: input.policy
+        ).filter { $0.at <= now }.map(\.keyId)
         if !toDelete.isEmpty {
             return Plan(
                 action: .delete(keyIds: toDelete),
                 reason:
-                    "disabled more than deleteAfter (\(input.policy.rotation.deleteAfter!)) ago: deleting \(toDelete.joined(separator: ", "))",
+                    "disabled more than deleteAfter (\(input.policy.rotation.deleteAfter.map { "\($0)" } ?? "never")) ago: deleting \(toDelete.joined(separator: ", "))",
                 nextCheck: now
             )
         }
         return nil
     }
 
-    static func maintenanceTimes(_ input: PlanInput, current: KeyRecord) -> [Date] {
-        disableTimes(input, current: current).map(\.at) + deleteTimes(input).map(\.at)
+    static func maintenanceTimes(_ input: PlanInput) -> [Date] {
+        Safety.disableTimes(
+            observed: input.observed,
+            records: input.keys,
+            holdings: input.holdings,
+            policy: input.policy
+        )
+        .map(\.at)
+            + Safety.deleteTimes(
+                observed: input.observed,
+                records: input.keys,
+                holdings: input.holdings,
+                policy: input.policy
+            )
+            .map(\.at)
     }
 
-    /// Every enabled key but the current one is disabled `gracePeriod` after the current one was promoted (or after
-    /// the key was first seen, if later).
-    static func disableTimes(_ input: PlanInput, current: KeyRecord) -> [(keyId: String, at: Date)] {
-        let records = Dictionary(input.keys.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
-        let anchor = current.promotedAt ?? current.firstSeen
-        return input.observed.filter {
-            $0.status == .enabled && $0.id != current.keyId && records[$0.id]?.role != .pending
+    /// When the current key next needs a look even if nothing is due: its SCIM check, its expiry warning, its expiry.
+    static func checkTimes(_ input: PlanInput, current: SCIMKey) -> [Date] {
+        var times = [
+            current.expiresAt,
+            current.expiresAt.addingTimeInterval(-input.policy.rotation.effectiveWarnBefore.timeInterval),
+        ].filter { $0 > input.now }
+        if let interval = input.policy.verify.current, let current = input.currentRecord, current.fingerprint != nil,
+            input.holdings.readableHolder(of: current.keyId)
+        {
+            // A check that is due now happens in this pass (every pass checks): the next one is an interval away.
+            let due = (input.state.currentCheckedAt ?? input.now).addingTimeInterval(interval.timeInterval)
+            times.append(due > input.now ? due : input.now.addingTimeInterval(interval.timeInterval))
         }
-        .map { key in
-            let seen = records[key.id]?.firstSeen ?? input.now
-            return (key.id, max(anchor, seen).addingTimeInterval(input.policy.rotation.gracePeriod.timeInterval))
-        }
-    }
-
-    /// Keys this tool disabled are deleted `deleteAfter` later (never, when deleteAfter is "never").
-    static func deleteTimes(_ input: PlanInput) -> [(keyId: String, at: Date)] {
-        guard let deleteAfter = input.policy.rotation.deleteAfter else { return [] }
-        let observed = Set(input.observed.filter { $0.status == .disabled }.map(\.id))
-        return input.keys.filter { $0.disabledByUs && observed.contains($0.keyId) && $0.role != .current }
-            .compactMap { record in
-                record.disabledAt.map { (record.keyId, $0.addingTimeInterval(deleteAfter.timeInterval)) }
-            }
+        return times
     }
 
     /// A fixed offset in 0..<jitter per policy name (FNV-1a), so plans are reproducible and policies spread out.
@@ -313,8 +443,6 @@ public enum Planner {
         }
         return Double(hash % UInt64(jitter.seconds))
     }
-
-    static func earliest(_ dates: [Date]) -> Date? { dates.min() }
 
     static func format(_ date: Date) -> String {
         HistoryTime.format(date).prefix(16).replacingOccurrences(of: "T", with: " ") + "Z"

@@ -8,33 +8,29 @@ import SCIMRotatorCore
 /// the cloud and records the outcome after, so a crash in between is finished on the next pass.
 extension PolicyRunner {
     func adopt(_ keyId: String, observed: [SCIMKey]) async throws {
-        var record = try record(keyId)
+        var record = try keyRecord(for: keyId)
         if let key = observed.first(where: { $0.id == keyId }) { record.observe(key, at: clock.now()) }
         record.role = .current
         record.promotedAt = clock.now()
-        try await commit(
-            JournalWrite(
-                keys: [record],
-                events: [
-                    event(
-                        .keyAdopted,
-                        rotationId: nil,
-                        keyId: keyId,
-                        actor: .scheduler,
-                        reason: "first contact: the newest enabled unexpired key becomes current",
-                        detail: ["expires": record.expiresAt.map(HistoryTime.format) ?? ""]
-                    )
-                ]
-            )
+        try await journal(
+            keys: [record],
+            events: [
+                event(
+                    .keyAdopted,
+                    keyId: keyId,
+                    reason: "first contact: the newest enabled unexpired key becomes current",
+                    detail: ["expires": record.expiresAt.map(HistoryTime.format) ?? ""]
+                )
+            ]
         )
     }
 
     func announce(_ keyId: String, intent: KeyIntent, rotationId: String?) async throws -> KeyRecord {
-        var record = try record(keyId)
+        var record = try keyRecord(for: keyId)
         record.intent = intent
         record.intentAt = clock.now()
         if let rotationId, record.rotationId == nil { record.rotationId = rotationId }
-        try await commit(JournalWrite(keys: [record]))
+        try await journal(keys: [record])
         return record
     }
 
@@ -48,20 +44,18 @@ extension PolicyRunner {
             record.status = .disabled
             record.disabledByUs = true
             record.disabledAt = clock.now()
-            try await commit(
-                JournalWrite(
-                    keys: [record],
-                    events: [
-                        event(
-                            .keyDisabled,
-                            rotationId: rotationId,
-                            keyId: keyId,
-                            actor: actor,
-                            reason: reason,
-                            detail: ["role": record.role.rawValue]
-                        )
-                    ]
-                )
+            try await journal(
+                keys: [record],
+                events: [
+                    event(
+                        .keyDisabled,
+                        rotationId: rotationId,
+                        keyId: keyId,
+                        actor: actor,
+                        reason: reason,
+                        detail: ["role": record.role.rawValue]
+                    )
+                ]
             )
         }
     }
@@ -76,26 +70,26 @@ extension PolicyRunner {
             record.intent = nil
             record.role = .deleted
             record.deletedAt = clock.now()
-            try await commit(
-                JournalWrite(
-                    keys: [record],
-                    events: [
-                        event(
-                            .keyDeleted,
-                            rotationId: rotationId,
-                            keyId: keyId,
-                            actor: actor,
-                            reason: reason,
-                            detail: ["role": role.rawValue, "alreadyGone": existed ? "false" : "true"]
-                        )
-                    ]
-                )
+            try await journal(
+                keys: [record],
+                events: [
+                    event(
+                        .keyDeleted,
+                        rotationId: rotationId,
+                        keyId: keyId,
+                        actor: actor,
+                        reason: reason,
+                        detail: ["role": role.rawValue, "alreadyGone": existed ? "false" : "true"]
+                    )
+                ]
             )
         }
     }
 
-    /// Makes room at the key limit: disable if enabled, then delete, journaled as `key.retired`.
-    func retire(_ key: SCIMKey, rotation: RotationRecord, reason: String, detail: [String: String] = [:]) async throws {
+    /// Makes room at the key limit: disable if enabled, then delete, journaled as `key.retired` with why the key
+    /// could go (it served no one, the operator consented, or an emergency).
+    func retire(_ retirement: Safety.Retirement, rotation: RotationRecord, reason: String) async throws {
+        let key = retirement.key
         var record = try await announce(key.id, intent: .retire, rotationId: nil)
         if key.status == .enabled {
             try await provider.setStatus(of: key.id, to: .disabled)
@@ -107,32 +101,31 @@ extension PolicyRunner {
         record.role = .retired
         record.status = .disabled
         record.deletedAt = clock.now()
-        var detail = detail
-        detail["wasStatus"] = key.status.rawValue
-        detail["role"] = role.rawValue
-        detail["created"] = HistoryTime.format(key.createdAt)
-        detail["expires"] = HistoryTime.format(key.expiresAt)
-        try await commit(
-            JournalWrite(
-                keys: [record],
-                events: [
-                    event(
-                        .keyRetired,
-                        rotationId: rotation.id,
-                        keyId: key.id,
-                        actor: rotation.actor,
-                        reason: reason,
-                        detail: detail
-                    )
-                ]
-            )
+        var detail = [
+            "wasStatus": key.status.rawValue, "role": role.rawValue, "created": HistoryTime.format(key.createdAt),
+            "expires": HistoryTime.format(key.expiresAt), "standing": retirement.why,
+        ]
+        if retirement.consented { detail["consent"] = "true" }
+        if retirement.syncGap { detail["syncGap"] = "true" }
+        try await journal(
+            keys: [record],
+            events: [
+                event(
+                    .keyRetired,
+                    rotation: rotation,
+                    keyId: key.id,
+                    actor: retirement.consented ? .manual : nil,
+                    reason: reason,
+                    detail: detail
+                )
+            ]
         )
     }
 
-    /// A key whose secret is lost (a crash, a lost reply, a failed verification or delivery) can never be handed to
-    /// anyone: disable and delete it, journaled as `key.abandoned`.
-    func abandon(_ keyId: String, rotation: RotationRecord, reason: String) async throws {
-        var record = try await announce(keyId, intent: .abandon, rotationId: rotation.id)
+    /// A key this tool created that provably reached no sink (its secret lost, or it failed verification) can never
+    /// be handed to anyone: disable and delete it, journaled as `key.abandoned`.
+    func abandon(_ keyId: String, rotation: RotationRecord?, reason: String) async throws {
+        var record = try await announce(keyId, intent: .abandon, rotationId: rotation?.id)
         do {
             try await provider.setStatus(of: keyId, to: .disabled)
         } catch let error as ProviderError where error.kind == .keyNotFound {
@@ -144,54 +137,46 @@ extension PolicyRunner {
         record.role = .abandoned
         record.status = .disabled
         record.deletedAt = clock.now()
-        try await commit(
-            JournalWrite(
-                keys: [record],
-                events: [
-                    event(.keyAbandoned, rotationId: rotation.id, keyId: keyId, actor: rotation.actor, reason: reason)
-                ]
-            )
+        try await journal(
+            keys: [record],
+            events: [
+                event(
+                    .keyAbandoned,
+                    rotation: rotation,
+                    rotationId: record.rotationId,
+                    keyId: keyId,
+                    reason: reason
+                )
+            ]
         )
     }
 
     /// Re-runs side effects a crash interrupted; each is idempotent.
     func finishIntents(_ keyIds: [String], input: PlanInput) async throws {
         let observed = Dictionary(input.observed.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        let reason = "finished after an interruption"
         for record in input.keys where keyIds.contains(record.keyId) {
             guard let intent = record.intent else { continue }
             let rotation = try record.rotationId.flatMap { try store.rotation(id: $0) }
             switch intent {
             case .disable:
-                try await disable(
-                    [record.keyId],
-                    reason: "finished after an interruption",
-                    actor: .scheduler,
-                    rotationId: record.rotationId
-                )
+                try await disable([record.keyId], reason: reason, actor: .scheduler, rotationId: record.rotationId)
             case .delete:
-                try await delete(
-                    [record.keyId],
-                    reason: "finished after an interruption",
-                    actor: .scheduler,
-                    rotationId: record.rotationId
-                )
-            case .retire, .abandon:
-                let stand =
-                    rotation
-                    ?? RotationRecord(
-                        policy: policy.name,
-                        provider: policy.provider,
-                        zone: policy.zone,
-                        trigger: .scheduled,
-                        reason: nil,
-                        oldKeyId: nil,
-                        now: clock.now()
+                try await delete([record.keyId], reason: reason, actor: .scheduler, rotationId: record.rotationId)
+            case .retire:
+                if let key = observed[record.keyId], let rotation {
+                    let retirement = Safety.Retirement(
+                        key: key,
+                        why: "announced before an interruption",
+                        consented: false,
+                        syncGap: false
                     )
-                if intent == .retire, let key = observed[record.keyId] {
-                    try await retire(key, rotation: stand, reason: "finished after an interruption")
+                    try await retire(retirement, rotation: rotation, reason: reason)
                 } else {
-                    try await abandon(record.keyId, rotation: stand, reason: "finished after an interruption")
+                    try await abandon(record.keyId, rotation: rotation, reason: reason)
                 }
+            case .abandon:
+                try await abandon(record.keyId, rotation: rotation, reason: reason)
             }
         }
     }

@@ -22,10 +22,12 @@ public struct PassResult: Sendable {
         case idle
         /// Work was done (a rotation, disable, delete, adoption) and nothing failed.
         case changed
-        /// A rotation is due but waits for its window or a back-off.
+        /// A rotation is due but waits for its window, a back-off or a person.
         case waiting
         case failed
         case blocked
+        /// The current key does not work (expired, disabled, refused by SCIM) and nothing replaced it in this pass.
+        case unusable
         /// Stopped early because of a shutdown request.
         case interrupted
     }
@@ -38,7 +40,7 @@ public struct PassResult: Sendable {
     /// When the current key falls due (for metrics and plan).
     public var dueAt: Date?
 
-    public var isFailure: Bool { outcome == .failed || outcome == .blocked }
+    public var isFailure: Bool { outcome == .failed || outcome == .blocked || outcome == .unusable }
 
     public init(policy: String, outcome: Outcome, message: String, nextCheck: Date?, rotations: [String] = []) {
         self.policy = policy
@@ -55,6 +57,8 @@ public struct PolicyRunner: Sendable {
     public let policy: Policy
     public let provider: any SCIMKeyProvider
     public let store: any HistoryStore
+    /// The policy's sinks in delivery order: readable ones (file, manual, Vault, Kubernetes) first, so that a new
+    /// key's secret can be recovered from them after a crash or a failure.
     public let sinks: [any DeliverySink]
     public let verifier: SCIMVerifier
     public let clock: any RotatorClock
@@ -62,6 +66,8 @@ public struct PolicyRunner: Sendable {
     public let shutdown: ShutdownSignal
     /// Named stopping points for the crash suite (inert unless configured).
     public let failPoints: FailPoints
+    /// New keys' secrets for as long as this process lives (shared by the runners of one process).
+    public let secrets: SecretCache
     /// Called with every event as it is recorded (the demo prints them; notifications hook in here).
     public let onEvent: @Sendable (HistoryEvent) -> Void
 
@@ -75,12 +81,13 @@ public struct PolicyRunner: Sendable {
         logger: Logger,
         shutdown: ShutdownSignal = ShutdownSignal(),
         failPoints: FailPoints = .none,
+        secrets: SecretCache = SecretCache(),
         onEvent: @escaping @Sendable (HistoryEvent) -> Void = { _ in }
     ) {
         self.policy = policy
         self.provider = provider
         self.store = store
-        self.sinks = sinks
+        self.sinks = sinks.filter { $0 is any ReadableSink } + sinks.filter { !($0 is any ReadableSink) }
         self.verifier = verifier
         self.clock = clock
         var logger = logger
@@ -89,6 +96,7 @@ public struct PolicyRunner: Sendable {
         self.logger = logger
         self.shutdown = shutdown
         self.failPoints = failPoints
+        self.secrets = secrets
         self.onEvent = onEvent
     }
 
@@ -119,183 +127,227 @@ public struct PolicyRunner: Sendable {
         else { return }
         let left = expires.timeIntervalSince(now)
         guard left < policy.rotation.effectiveWarnBefore.timeInterval else { return }
-        let last = try store.events(EventFilter(policy: policy.name, kinds: [EventKind.keyExpiring.rawValue], limit: 1))
-            .first
-        if let last, last.keyId == current.keyId, let at = last.date, now.timeIntervalSince(at) < 86_400 { return }
+        guard try !recentlyRecorded(.keyExpiring, keyId: current.keyId) else { return }
         let state = try store.policyState(policy: policy.name)
         let why = left <= 0 ? "has expired" : "expires in \(Planner.span(left))"
-        try await commit(
-            JournalWrite(events: [
+        try await journal(
+            events: [
                 event(
                     .keyExpiring,
-                    rotationId: nil,
                     keyId: current.keyId,
-                    actor: .scheduler,
                     reason: "the current key \(why) and no rotation has replaced it"
                         + (state.lastError.map { "; last error: \($0)" } ?? ""),
                     detail: ["expires": HistoryTime.format(expires), "failures": String(state.failures)]
                 )
-            ])
+            ]
         )
     }
 
-    func work(request: RotationRequest?) async -> PassResult {
-        var request = request
+    /// Whether `kind` was recorded for `keyId` in the last day (warnings fire at most once a day per key).
+    func recentlyRecorded(_ kind: EventKind, keyId: String) throws -> Bool {
+        let last = try store.events(EventFilter(policy: policy.name, kinds: [kind.rawValue], limit: 1)).first
+        guard let last, last.keyId == keyId, let at = last.date else { return false }
+        return clock.now().timeIntervalSince(at) < 86_400
+    }
+
+    /// What a pass carries from one step to the next.
+    struct PassState {
+        var request: RotationRequest?
+        /// The zone's keys, when known without listing them again (nil: list).
+        var known: [SCIMKey]?
         var changed = false
         var rotations: [String] = []
-        var knownZone: [SCIMKey]?
+        /// The current key was proven (or found broken) in this pass.
+        var checkedCurrent = false
+    }
+
+    func work(request: RotationRequest?) async -> PassResult {
+        var pass = PassState(request: request)
         do {
             for _ in 0..<16 {
                 if shutdown.isRequested {
-                    return PassResult(
-                        policy: policy.name,
-                        outcome: .interrupted,
-                        message: "stopped on request",
-                        nextCheck: clock.now(),
-                        rotations: rotations
-                    )
+                    return result(.interrupted, "stopped on request", next: clock.now(), pass)
                 }
-                // After a rotation the zone's keys are known without asking; otherwise list them.
                 let observed: [SCIMKey]
-                if let known = knownZone {
+                if let known = pass.known {
                     observed = known
                 } else {
                     observed = try await provider.listKeys()
                 }
-                knownZone = nil
-                let now = clock.now()
-                let records = try store.keys(policy: policy.name)
-                let sync = JournalSync.reconcile(policy: policy, observed: observed, records: records, now: now)
-                if !sync.keys.isEmpty || !sync.events.isEmpty { try await commit(sync) }
-                let input = PlanInput(
-                    policy: policy,
-                    observed: observed,
-                    keys: try store.keys(policy: policy.name),
-                    activeRotation: try store.activeRotation(policy: policy.name),
-                    state: try store.policyState(policy: policy.name),
-                    now: now,
-                    request: request
-                )
+                pass.known = observed
+                let input = try await observe(observed, request: pass.request)
                 let plan = Planner.plan(input)
-                logger.debug("plan", metadata: ["action": "\(plan.action)", "reason": "\(plan.reason)"])
+                logger.debug(
+                    "plan",
+                    metadata: ["action": "\(Planner.describe(plan.action))", "reason": "\(plan.reason)"]
+                )
                 switch plan.action {
                 case .idle, .wait:
-                    return try await finish(plan: plan, changed: changed, rotations: rotations)
+                    if !pass.checkedCurrent {
+                        pass.checkedCurrent = true
+                        if try await checkCurrentKey(input) { continue }  // it does not work: plan again
+                    }
+                    return try await finish(plan: plan, input: input, pass)
                 case .adopt(let keyId):
                     try await adopt(keyId, observed: observed)
                 case .finishIntents(let keyIds):
                     try await finishIntents(keyIds, input: input)
+                    pass.known = nil
                 case .disable(let keyIds):
                     try await disable(keyIds, reason: plan.reason, actor: .scheduler, rotationId: nil)
+                    pass.known = observed.map { key in
+                        var key = key
+                        if keyIds.contains(key.id) { key.status = .disabled }
+                        return key
+                    }
                 case .delete(let keyIds):
                     try await delete(keyIds, reason: plan.reason, actor: .scheduler, rotationId: nil)
+                    pass.known = observed.filter { !keyIds.contains($0.id) }
+                case .abandon(let keyIds):
+                    for keyId in keyIds { try await abandon(keyId, rotation: nil, reason: plan.reason) }
+                    pass.known = observed.filter { !keyIds.contains($0.id) }
+                case .supersede(let rotationId):
+                    guard var rotation = try store.rotation(id: rotationId) else { continue }
+                    try await end(&rotation, as: .failed, .rotationFailed, "superseded: \(plan.reason)")
                 case .resume(let rotationId):
-                    guard let rotation = try store.rotation(id: rotationId) else { continue }
-                    rotations.append(rotation.id)
-                    let outcome = await drive(resuming: rotation, input: input)
-                    if let result = try await conclude(outcome, rotations: rotations) { return result }
+                    guard var rotation = try store.rotation(id: rotationId) else { continue }
+                    if let request = pass.request {
+                        try await take(request, into: &rotation)
+                        pass.request = nil
+                    }
+                    pass.rotations.append(rotation.id)
+                    let outcome = await run(rotation, zone: observed, input: input)
+                    if let stop = try await conclude(outcome, input: input, &pass) { return stop }
                 case .rotate(let trigger):
-                    let rotation = try await start(
-                        trigger: trigger,
-                        reason: request?.reason ?? plan.reason,
-                        deleteOld: request?.deleteOld ?? false,
-                        input: input
-                    )
-                    request = nil
-                    rotations.append(rotation.id)
-                    let outcome = await drive(rotation, input: input)
-                    if case .completed(let zone) = outcome { knownZone = zone }
-                    if let result = try await conclude(outcome, rotations: rotations) { return result }
+                    let rotation = try await start(trigger: trigger, reason: plan.reason, input: input, pass.request)
+                    pass.request = nil
+                    pass.rotations.append(rotation.id)
+                    let outcome = await run(rotation, zone: observed, input: input)
+                    if let stop = try await conclude(outcome, input: input, &pass) { return stop }
                 }
-                changed = true
+                pass.changed = true
             }
-            return PassResult(
-                policy: policy.name,
-                outcome: .changed,
-                message: "stopped after 16 steps in one pass; continuing on the next",
-                nextCheck: clock.now(),
-                rotations: rotations
+            return result(
+                .changed,
+                "stopped after 16 steps in one pass; continuing on the next",
+                next: clock.now(),
+                pass
             )
         } catch let crash as SimulatedCrash {
-            return PassResult(
-                policy: policy.name,
-                outcome: .interrupted,
-                message: "simulated crash at \(crash.point)",
-                nextCheck: clock.now(),
-                rotations: rotations
-            )
+            return result(.interrupted, "simulated crash at \(crash.point)", next: clock.now(), pass)
         } catch {
-            let message = describe(error)
+            let message = "\(error)"
             logger.error("pass failed", metadata: ["error": "\(message)"])
-            let nextCheck =
-                await (try? recordFailure(message, rotationId: nil, blocked: false))
-                ?? clock.now().addingTimeInterval(policy.rotation.minBackoff.timeInterval)
-            return PassResult(
-                policy: policy.name,
-                outcome: .failed,
-                message: message,
-                nextCheck: nextCheck,
-                rotations: rotations
-            )
+            var next = clock.now().addingTimeInterval(policy.rotation.minBackoff.timeInterval)
+            do {
+                next = try await recordFailure(message, rotationId: nil, blocked: false)
+            } catch {
+                logger.error("cannot record the failure", metadata: ["error": "\(error)"])
+            }
+            return result(.failed, message, next: next, pass)
         }
+    }
+
+    func result(_ outcome: PassResult.Outcome, _ message: String, next: Date?, _ pass: PassState) -> PassResult {
+        PassResult(policy: policy.name, outcome: outcome, message: message, nextCheck: next, rotations: pass.rotations)
+    }
+
+    /// Reconciles the journal with the zone's keys as listed, records a current key that stopped working, and
+    /// gathers everything the planner looks at.
+    func observe(_ observed: [SCIMKey], request: RotationRequest?) async throws -> PlanInput {
+        let now = clock.now()
+        let active = try store.activeRotation(policy: policy.name)
+        let sync = JournalSync.reconcile(
+            policy: policy,
+            observed: observed,
+            records: try store.keys(policy: policy.name),
+            active: active,
+            now: now
+        )
+        if !sync.isEmpty { try await journal(sync) }
+        let input = Self.planInput(
+            policy: policy,
+            observed: observed,
+            keys: try store.keys(policy: policy.name),
+            sinkRecords: try store.sinks(policy: policy.name),
+            configuredSinks: sinks.map(\.identity),
+            readableSinks: sinks.filter { $0 is any ReadableSink }.map(\.identity),
+            active: active,
+            state: try store.policyState(policy: policy.name),
+            now: now,
+            request: request
+        )
+        if let problem = input.currentProblem, let current = input.currentRecord {
+            try await reportUnusable(current.keyId, problem)
+        }
+        return input
+    }
+
+    /// What the planner looks at, from what the journal holds (pure: `plan` and `status` use it too).
+    public static func planInput(
+        policy: Policy,
+        observed: [SCIMKey],
+        keys: [KeyRecord],
+        sinkRecords: [SinkRecord],
+        configuredSinks: [String],
+        readableSinks: [String] = [],
+        active: RotationRecord?,
+        state: PolicyState,
+        now: Date,
+        request: RotationRequest? = nil,
+        syncStatus: SyncStatus? = nil
+    ) -> PlanInput {
+        PlanInput(
+            policy: policy,
+            observed: observed,
+            keys: keys,
+            activeRotation: active,
+            state: state,
+            now: now,
+            request: request,
+            syncStatus: syncStatus,
+            holdings: Safety.Holdings(records: sinkRecords, configured: configuredSinks, readable: readableSinks)
+        )
+    }
+
+    /// Records that the current key does not work: `key.unusable` (at most once a day per key), which fires a
+    /// `failure` notification.
+    func reportUnusable(_ keyId: String, _ problem: String) async throws {
+        guard try !recentlyRecorded(.keyUnusable, keyId: keyId) else { return }
+        try await journal(events: [event(.keyUnusable, keyId: keyId, reason: problem)])
     }
 
     /// After a rotation: nil to keep going; a result when the pass must stop.
-    func conclude(_ outcome: RotationOutcome, rotations: [String]) async throws -> PassResult? {
+    func conclude(_ outcome: RotationOutcome, input: PlanInput, _ pass: inout PassState) async throws -> PassResult? {
         switch outcome {
-        case .completed:
+        case .completed(let zone):
+            pass.known = zone
+            pass.checkedCurrent = true  // the new key was verified moments ago
             return nil
         case .waiting(let instructions):
-            return PassResult(
-                policy: policy.name,
-                outcome: .waiting,
-                message: "waiting for a person: \(instructions)",
-                nextCheck: nil,
-                rotations: rotations
-            )
+            if let problem = input.currentProblem {
+                return result(.unusable, "\(problem); waiting for a person: \(instructions)", next: nil, pass)
+            }
+            return result(.waiting, "waiting for a person: \(instructions)", next: nil, pass)
         case .crashed(let point):
-            return PassResult(
-                policy: policy.name,
-                outcome: .interrupted,
-                message: "simulated crash at \(point)",
-                nextCheck: clock.now(),
-                rotations: rotations
-            )
+            return result(.interrupted, "simulated crash at \(point)", next: clock.now(), pass)
         case .interrupted:
-            return PassResult(
-                policy: policy.name,
-                outcome: .interrupted,
-                message: "stopped on request before creating a key",
-                nextCheck: clock.now(),
-                rotations: rotations
-            )
+            return result(.interrupted, "stopped on request before creating a key", next: clock.now(), pass)
         case .failed(let message):
-            let next = try await recordFailure(message, rotationId: rotations.last, blocked: false)
-            return PassResult(
-                policy: policy.name,
-                outcome: .failed,
-                message: message,
-                nextCheck: next,
-                rotations: rotations
-            )
+            let next = try await recordFailure(message, rotationId: pass.rotations.last, blocked: false)
+            return result(.failed, message, next: next, pass)
         case .blocked(let message):
-            let next = try await recordFailure(message, rotationId: rotations.last, blocked: true)
-            return PassResult(
-                policy: policy.name,
-                outcome: .blocked,
-                message: message,
-                nextCheck: next,
-                rotations: rotations
-            )
+            let next = try await recordFailure(message, rotationId: pass.rotations.last, blocked: true)
+            return result(.blocked, message, next: next, pass)
         }
     }
 
-    func finish(plan: Plan, changed: Bool, rotations: [String]) async throws -> PassResult {
+    func finish(plan: Plan, input: PlanInput, _ pass: PassState) async throws -> PassResult {
         let stored = try store.policyState(policy: policy.name)
         var state = stored
         let now = clock.now()
         state.nextCheckAt = plan.nextCheck
-        if plan.action == .idle, !changed || state.failures > 0 {
+        if plan.action == .idle, input.currentProblem == nil, !pass.changed || state.failures > 0 {
             // Nothing is due and nothing failed: earlier failures are over.
             if state.failures > 0 || state.stuck || state.blocked {
                 state.failures = 0
@@ -306,16 +358,17 @@ public struct PolicyRunner: Sendable {
         }
         if state != stored || stored.lastCheckedAt == nil {
             state.lastCheckedAt = now
-            try await commit(JournalWrite(policyState: state))
+            try await journal(JournalWrite(policyState: state))
         }
-        let outcome: PassResult.Outcome = plan.action == .wait ? .waiting : (changed ? .changed : .idle)
-        var result = PassResult(
-            policy: policy.name,
-            outcome: outcome,
-            message: plan.reason,
-            nextCheck: plan.nextCheck,
-            rotations: rotations
-        )
+        var outcome: PassResult.Outcome = plan.action == .wait ? .waiting : (pass.changed ? .changed : .idle)
+        var message = plan.reason
+        if let problem = input.currentProblem, !message.contains(problem) {
+            outcome = .unusable
+            message = "\(problem); \(message)"
+        } else if input.currentProblem != nil {
+            outcome = .unusable
+        }
+        var result = result(outcome, message, next: plan.nextCheck, pass)
         result.dueAt = plan.dueAt
         return result
     }
@@ -343,20 +396,20 @@ public struct PolicyRunner: Sendable {
                 event(
                     .policyStuck,
                     rotationId: rotationId,
-                    actor: .scheduler,
                     reason: "\(state.failures) consecutive failures; last: \(message)",
                     detail: ["failures": "\(state.failures)"]
                 )
             )
         }
-        try await commit(JournalWrite(policyState: state, events: events))
+        try await journal(JournalWrite(policyState: state, events: events))
         return next
     }
 
     // MARK: Journal helpers
 
+    /// Writes one journaled step (records and events, atomically and durably), logs and publishes its events.
     @discardableResult
-    func commit(_ write: JournalWrite) async throws -> [HistoryEvent] {
+    func journal(_ write: JournalWrite) async throws -> [HistoryEvent] {
         let recorded = try await store.record(write, at: clock.now())
         for event in recorded {
             var metadata: Logger.Metadata = ["event": "\(event.kind)"]
@@ -366,14 +419,30 @@ public struct PolicyRunner: Sendable {
             logger.info("\(event.kind)", metadata: metadata)
             onEvent(event)
         }
+        try failPoints.journaled()
         return recorded
     }
 
+    @discardableResult
+    func journal(
+        _ rotation: RotationRecord? = nil,
+        keys: [KeyRecord] = [],
+        sinks: [SinkRecord] = [],
+        state: PolicyState? = nil,
+        events: [NewEvent] = []
+    ) async throws -> [HistoryEvent] {
+        try await journal(
+            JournalWrite(rotation: rotation, keys: keys, sinks: sinks, policyState: state, events: events)
+        )
+    }
+
+    /// An event of this policy; a rotation's events carry its id and actor.
     func event(
         _ kind: EventKind,
-        rotationId: String?,
+        rotation: RotationRecord? = nil,
+        rotationId: String? = nil,
         keyId: String? = nil,
-        actor: Actor,
+        actor: Actor? = nil,
         reason: String?,
         requestId: String? = nil,
         detail: [String: String] = [:]
@@ -382,22 +451,25 @@ public struct PolicyRunner: Sendable {
             policy: policy.name,
             provider: policy.provider,
             zone: policy.zone,
-            rotationId: rotationId,
+            rotationId: rotation?.id ?? rotationId,
             kind: kind,
             keyId: keyId,
-            actor: actor,
+            actor: actor ?? rotation?.actor ?? .scheduler,
             reason: reason,
             requestId: requestId,
             detail: detail
         )
     }
 
-    func record(_ keyId: String) throws -> KeyRecord {
+    /// The journal's record of a key (a new `other` record when it has none).
+    func keyRecord(for keyId: String) throws -> KeyRecord {
         try store.keys(policy: policy.name).first { $0.keyId == keyId }
             ?? KeyRecord(policy: policy.name, keyId: keyId, role: .other, firstSeen: clock.now())
     }
 
-    func describe(_ error: any Error) -> String {
-        "\(error)"
+    /// The journal's record of a sink (a new empty one when it has none).
+    func sinkRecord(for sink: any DeliverySink) throws -> SinkRecord {
+        try store.sinks(policy: policy.name).first { $0.sink == sink.identity }
+            ?? SinkRecord(policy: policy.name, sink: sink.identity)
     }
 }

@@ -19,6 +19,8 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let keyConfirmed = EventKind(rawValue: "key.confirmed")
     /// The current key has less than `warnBefore` left (at most once a day per key).
     public static let keyExpiring = EventKind(rawValue: "key.expiring")
+    /// The current key does not work: SCIM refuses it, or it expired or was disabled (at most once a day per key).
+    public static let keyUnusable = EventKind(rawValue: "key.unusable")
     public static let notificationSent = EventKind(rawValue: "notification.sent")
     public static let notificationFailed = EventKind(rawValue: "notification.failed")
     public static let keyCreated = EventKind(rawValue: "key.created")
@@ -40,7 +42,7 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     /// Every kind defined here, for `--event` help and validation.
     public static let known: [EventKind] = [
         .rotationStarted, .rotationResumed, .rotationCompleted, .rotationFailed, .rotationBlocked, .policyStuck,
-        .rotationWaiting, .keyConfirmed, .keyExpiring, .notificationSent, .notificationFailed,
+        .rotationWaiting, .keyConfirmed, .keyExpiring, .keyUnusable, .notificationSent, .notificationFailed,
         .keyCreated, .keyVerified, .keyDelivered, .keyPromoted, .keyDisabled, .keyDeleted, .keyRetired, .keyAdopted,
         .keyAbandoned, .keyDiscovered, .keyVanished, .syncEnabled, .syncDisabled,
     ]

@@ -61,6 +61,8 @@ public protocol HistoryStore: Sendable {
     func activeRotation(policy: String) throws -> RotationRecord?
     func rotation(id: String) throws -> RotationRecord?
     func keys(policy: String) throws -> [KeyRecord]
+    /// What each delivery destination of the policy holds.
+    func sinks(policy: String) throws -> [SinkRecord]
     func policyState(policy: String) throws -> PolicyState
     func policyStates() throws -> [PolicyState]
 

@@ -5,12 +5,16 @@ import SCIMRotatorCore
 /// anywhere is resumed from here.
 public enum RotationState: String, Sendable, Codable, CaseIterable {
     case started
-    /// CreateSCIMCredential is about to be (or was) called; the new key id is not known yet.
+    /// The zone has room for one more key (keys that serve no one were retired, or none had to be).
+    case roomMade
+    /// CreateSCIMCredential is about to be (or was) called; the new key id is not known yet. The zone's key ids
+    /// before the call are journaled with this state, so that a key the call made is recognised after a crash.
     case creating
     /// The key exists; its secret lives only in this process's memory.
     case created
     case verified
-    /// Sinks are being written.
+    /// Sinks are being written, each journaled before and after (``SinkRecord``); a failed sink is retried with the
+    /// same key.
     case delivering
     /// A sink handed the key to a person (`manual`): promotion waits for `scim-rotator confirm`.
     case awaitingConfirmation
@@ -54,6 +58,10 @@ public struct RotationRecord: Sendable, Codable, Equatable {
     /// What a person must do before promotion (manual delivery), and when they confirmed it.
     public var waitingFor: String?
     public var confirmedAt: Date?
+    /// The zone's key ids just before CreateSCIMCredential (every key outside this set that appears is explained).
+    public var keysBeforeCreate: [String]?
+    /// Keys the operator consented to retire (`rotate --retire KEY_ID`), should room be needed.
+    public var consentedRetire: [String]?
 
     public init(
         id: String = UUID().uuidString.lowercased(),
@@ -169,6 +177,12 @@ public struct PolicyState: Sendable, Codable, Equatable {
     public var stuck: Bool
     public var blocked: Bool
     public var syncStatus: SyncStatus?
+    /// When the current key was last proven against the SCIM endpoint (or created and verified).
+    public var currentCheckedAt: Date?
+    /// Why the current key does not work (SCIM refused it, it expired, it was disabled), nil while it works.
+    public var currentProblem: String?
+    /// The key ``currentProblem`` is about.
+    public var currentProblemKeyId: String?
 
     public init(policy: String) {
         self.policy = policy
@@ -178,22 +192,57 @@ public struct PolicyState: Sendable, Codable, Equatable {
     }
 }
 
+/// What one delivery destination of a policy holds, as far as the journal knows: the key it last reported success
+/// for, and an attempt whose outcome is not recorded (a crash mid-delivery). A consumer *may hold* both.
+public struct SinkRecord: Sendable, Codable, Equatable {
+    public var policy: String
+    /// The sink's identity (``DeliverySink/identity``): stable across runs and policy edits that keep it.
+    public var sink: String
+    /// The key this sink last reported success for.
+    public var keyId: String?
+    public var deliveredAt: Date?
+    /// The rotation that delivered ``keyId``.
+    public var rotationId: String?
+    /// A delivery started for this key and its outcome is not recorded yet.
+    public var attemptKeyId: String?
+    public var attemptAt: Date?
+    /// The last failure of this sink, cleared by its next success.
+    public var lastError: String?
+
+    public init(policy: String, sink: String) {
+        self.policy = policy
+        self.sink = sink
+    }
+
+    /// The keys a consumer behind this sink may hold.
+    public var mayHold: [String] {
+        [keyId, attemptKeyId].compactMap { $0 }
+    }
+}
+
 /// Everything one journaled step writes, in one transaction.
 public struct JournalWrite: Sendable {
     public var rotation: RotationRecord?
     public var keys: [KeyRecord]
+    public var sinks: [SinkRecord]
     public var policyState: PolicyState?
     public var events: [NewEvent]
 
     public init(
         rotation: RotationRecord? = nil,
         keys: [KeyRecord] = [],
+        sinks: [SinkRecord] = [],
         policyState: PolicyState? = nil,
         events: [NewEvent] = []
     ) {
         self.rotation = rotation
         self.keys = keys
+        self.sinks = sinks
         self.policyState = policyState
         self.events = events
+    }
+
+    public var isEmpty: Bool {
+        rotation == nil && keys.isEmpty && sinks.isEmpty && policyState == nil && events.isEmpty
     }
 }

@@ -142,6 +142,21 @@ public final class SQLiteHistoryStore: HistoryStore {
                     "ALTER TABLE rotations ADD COLUMN waitingFor TEXT; ALTER TABLE rotations ADD COLUMN confirmedAt DATETIME"
             )
         }
+        migrator.registerMigration("v3: what each sink holds, explained keys, the current key's health") { db in
+            try db.execute(
+                sql: """
+                    ALTER TABLE rotations ADD COLUMN keysBeforeCreate TEXT;
+                    ALTER TABLE rotations ADD COLUMN consentedRetire TEXT;
+                    ALTER TABLE policyState ADD COLUMN currentCheckedAt DATETIME;
+                    ALTER TABLE policyState ADD COLUMN currentProblem TEXT;
+                    ALTER TABLE policyState ADD COLUMN currentProblemKeyId TEXT;
+                    CREATE TABLE sinks (
+                        policy TEXT NOT NULL, sink TEXT NOT NULL, keyId TEXT, deliveredAt DATETIME, rotationId TEXT,
+                        attemptKeyId TEXT, attemptAt DATETIME, lastError TEXT,
+                        PRIMARY KEY (policy, sink));
+                    """
+            )
+        }
         return migrator
     }
 
@@ -249,6 +264,7 @@ public final class SQLiteHistoryStore: HistoryStore {
                         try db.inSavepoint {
                             if let rotation = write.rotation { try rotation.save(db) }
                             for key in write.keys { try key.save(db) }
+                            for sink in write.sinks { try sink.save(db) }
                             if let state = write.policyState { try state.save(db) }
                             recorded = try Self.append(write.events, at: now, db: db)
                             return .commit
@@ -379,6 +395,14 @@ public final class SQLiteHistoryStore: HistoryStore {
         }
     }
 
+    public func sinks(policy: String) throws -> [SinkRecord] {
+        try run {
+            try writer.read { db in
+                try SinkRecord.filter(Column("policy") == policy).order(Column("sink")).fetchAll(db)
+            }
+        }
+    }
+
     public func policyState(policy: String) throws -> PolicyState {
         try run {
             try writer.read { db in try PolicyState.fetchOne(db, key: policy) } ?? PolicyState(policy: policy)
@@ -502,6 +526,10 @@ extension RotationRecord: FetchableRecord, PersistableRecord {
 
 extension KeyRecord: FetchableRecord, PersistableRecord {
     public static let databaseTableName = "keys"
+}
+
+extension SinkRecord: FetchableRecord, PersistableRecord {
+    public static let databaseTableName = "sinks"
 }
 
 extension PolicyState: FetchableRecord, PersistableRecord {

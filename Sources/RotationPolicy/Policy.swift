@@ -320,10 +320,20 @@ public struct VerifySpec: Sendable, Equatable {
     public var attempts: Int
     /// Pause between attempts.
     public var interval: TimeSpan
+    /// How often the current key is proven against the SCIM endpoint (`verify.current`, default 6h; nil = never),
+    /// with its secret read back from a readable sink: a key that stopped working is reported, not discovered by
+    /// the identity provider. Every pass that lists the zone checks it too.
+    public var current: TimeSpan?
 
-    public init(scimURL: URL? = nil, attempts: Int = 5, interval: TimeSpan = TimeSpan(seconds: 2)) {
+    public init(
+        scimURL: URL? = nil,
+        attempts: Int = 5,
+        interval: TimeSpan = TimeSpan(seconds: 2),
+        current: TimeSpan? = .hours(6)
+    ) {
         self.scimURL = scimURL
         self.attempts = attempts
         self.interval = interval
+        self.current = current
     }
 }

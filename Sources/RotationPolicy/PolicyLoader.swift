@@ -222,14 +222,22 @@ public enum PolicyLoader {
         var notify: [NotifySpec] = []
         if let node = top["notify"] { notify = readNotify(node, reader: &reader) }
         var verify = VerifySpec()
-        if let node = top["verify"], let entries = reader.mapping(node, path: "verify", allowed: ["scim"]),
-            let scim = entries["scim"],
-            let fields = reader.mapping(scim, path: "verify.scim", allowed: ["url", "attempts", "interval"])
-        {
-            verify.scimURL = reader.url(fields["url"], "verify.scim.url")
-            verify.attempts =
-                reader.integer(fields["attempts"], "verify.scim.attempts", range: 1...20) ?? verify.attempts
-            verify.interval = reader.duration(fields["interval"], "verify.scim.interval") ?? verify.interval
+        if let node = top["verify"], let entries = reader.mapping(node, path: "verify", allowed: ["scim", "current"]) {
+            if let scim = entries["scim"],
+                let fields = reader.mapping(scim, path: "verify.scim", allowed: ["url", "attempts", "interval"])
+            {
+                verify.scimURL = reader.url(fields["url"], "verify.scim.url")
+                verify.attempts =
+                    reader.integer(fields["attempts"], "verify.scim.attempts", range: 1...20) ?? verify.attempts
+                verify.interval = reader.duration(fields["interval"], "verify.scim.interval") ?? verify.interval
+            }
+            if let current = entries["current"] {
+                if current.string == "never" {
+                    verify.current = nil
+                } else {
+                    verify.current = reader.duration(current, "verify.current") ?? verify.current
+                }
+            }
         }
 
         guard reader.issues.isEmpty, let provider else { throw PolicyError(reader.issues) }

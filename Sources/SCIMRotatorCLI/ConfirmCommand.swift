@@ -32,35 +32,7 @@ extension SCIMRotator {
             let policy = try common.loadPolicies(only: [self.policy])[0]
             let store = try common.openStore()
             let wiring = try common.wiring(store: store, logger: common.logger())
-            guard var rotation = try store.activeRotation(policy: policy.name), rotation.state == .awaitingConfirmation
-            else {
-                throw CLIError(
-                    "\(policy.name): nothing is waiting for confirmation (see `scim-rotator status \(policy.name)`)",
-                    exitCode: 1
-                )
-            }
-            let now = wiring.clock.now()
-            rotation.confirmedAt = now
-            rotation.updatedAt = now
-            try store.commit(
-                JournalWrite(
-                    rotation: rotation,
-                    events: [
-                        NewEvent(
-                            policy: policy.name,
-                            provider: policy.provider,
-                            zone: policy.zone,
-                            rotationId: rotation.id,
-                            kind: .keyConfirmed,
-                            keyId: rotation.newKeyId,
-                            actor: .manual,
-                            reason: reason ?? "confirmed from the CLI"
-                        )
-                    ]
-                ),
-                at: now
-            )
-            let result = await wiring.pass(policy)
+            let result = await wiring.confirm(policy, reason: reason)
             await wiring.notifier?.drain()
             Console.line(PassReport.render([result], now: wiring.clock.now()))
             if result.isFailure { throw CLIError("\(policy.name): \(result.message)", exitCode: 1) }

@@ -7,18 +7,31 @@ import RotationHistory
 import RotationPolicy
 import SCIMRotatorCore
 
-/// A read-only look at one policy: the zone's keys now, the journal reconciled with them (in memory only), and
-/// what the planner would do at a given time. `plan` and `status` are built on it; it changes nothing.
+/// A read-only look at one policy: the zone's keys now, the journal reconciled with them (in memory only), which
+/// sink holds which key, and what the planner would do at a given time. `plan` and `status` are built on it; it
+/// changes nothing. When the cloud cannot be asked, the journal's last known keys are shown, marked stale.
 struct Inspection: Encodable {
     struct Key: Encodable {
         var id: String
         var status: String
         var role: String
-        var createdAt: Date
-        var expiresAt: Date
+        var createdAt: Date?
+        var expiresAt: Date?
         var promotedAt: Date?
         var disabledAt: Date?
         var fingerprint: String?
+        /// The policy's sinks whose consumers may hold this key.
+        var heldBy: [String]
+    }
+
+    /// What one delivery destination holds.
+    struct Sink: Encodable {
+        var sink: String
+        var keyId: String?
+        var deliveredAt: Date?
+        /// A delivery of this key started and its outcome is not recorded (a crash mid-delivery).
+        var attemptKeyId: String?
+        var lastError: String?
     }
 
     var policy: String
@@ -27,19 +40,30 @@ struct Inspection: Encodable {
     var at: Date
     var action: String
     var reason: String
+    /// What follows at once (after an adoption, the rotation the adopted key needs).
+    var then: String?
     var nextCheck: Date?
     var dueAt: Date?
     var warnings: [String]
     var syncStatus: String?
     var keys: [Key]
+    var sinks: [Sink]
     var current: String?
     var previous: String?
+    /// Why the current key does not work, when it does not.
+    var currentProblem: String?
+    var currentCheckedAt: Date?
     var failures: Int
     var stuck: Bool
     var blocked: Bool
     var lastError: String?
     var lastSuccessAt: Date?
+    /// The keys are the journal's last known ones: the cloud could not be asked (see `error`).
+    var stale: Bool
     var error: String?
+
+    /// Needs attention: exit status 1 for `status`.
+    var needsAttention: Bool { error != nil || blocked || stuck || currentProblem != nil }
 
     static func inspect(_ policy: Policy, wiring: Wiring, store: (any HistoryStore)?, at: Date) async -> Inspection {
         var inspection = Inspection(
@@ -51,34 +75,91 @@ struct Inspection: Encodable {
             reason: "",
             warnings: [],
             keys: [],
+            sinks: [],
             failures: 0,
             stuck: false,
-            blocked: false
+            blocked: false,
+            stale: false
         )
         do {
-            let provider = try wiring.provider(for: policy)
-            let observed = try await provider.listKeys()
-            let sync = try? await provider.syncStatus()
-            inspection.syncStatus = sync?.rawValue
             let records = try store?.keys(policy: policy.name) ?? []
-            let reconciled = JournalSyncPreview.apply(policy: policy, observed: observed, records: records, now: at)
+            let sinkRecords = try store?.sinks(policy: policy.name) ?? []
             let state = try store?.policyState(policy: policy.name) ?? PolicyState(policy: policy.name)
-            let plan = Planner.plan(
-                PlanInput(
-                    policy: policy,
-                    observed: observed,
-                    keys: reconciled,
-                    activeRotation: try store?.activeRotation(policy: policy.name),
-                    state: state,
-                    now: at,
-                    syncStatus: sync
+            let active = try store?.activeRotation(policy: policy.name)
+            let built = try? wiring.sinks(for: policy)
+            let configured = built?.map(\.identity) ?? policy.deliver.map(\.summary)
+            let readable = built?.filter { $0 is any ReadableSink }.map(\.identity) ?? []
+            let holdings = Safety.Holdings(records: sinkRecords, configured: configured, readable: readable)
+            inspection.failures = state.failures
+            inspection.stuck = state.stuck
+            inspection.blocked = state.blocked
+            inspection.lastError = state.lastError
+            inspection.lastSuccessAt = state.lastSuccessAt
+            inspection.currentCheckedAt = state.currentCheckedAt
+            inspection.sinks = sinkRecords.filter { configured.contains($0.sink) }.map {
+                Sink(
+                    sink: $0.sink,
+                    keyId: $0.keyId,
+                    deliveredAt: $0.deliveredAt,
+                    attemptKeyId: $0.attemptKeyId,
+                    lastError: $0.lastError
                 )
+            }
+            let observed: [SCIMKey]
+            let sync: SyncStatus?
+            do {
+                let provider = try wiring.provider(for: policy)
+                observed = try await provider.listKeys()
+                sync = try? await provider.syncStatus()
+            } catch {
+                inspection.stale = true
+                inspection.error = "\(error)"
+                inspection.reason = "cannot list the zone's keys (\(error)); showing the journal's last known keys"
+                inspection.keys = records.filter { !$0.role.isGone }.map { record in
+                    Key(
+                        id: record.keyId,
+                        status: record.status?.rawValue ?? "?",
+                        role: record.role.rawValue,
+                        createdAt: record.createdAt,
+                        expiresAt: record.expiresAt,
+                        promotedAt: record.promotedAt,
+                        disabledAt: record.disabledAt,
+                        fingerprint: record.fingerprint,
+                        heldBy: holdings.holders(of: record.keyId)
+                    )
+                }
+                inspection.current = records.first { $0.role == .current }?.keyId
+                if state.currentProblemKeyId == inspection.current { inspection.currentProblem = state.currentProblem }
+                return inspection
+            }
+            inspection.syncStatus = sync?.rawValue
+            let reconciled = JournalSyncPreview.apply(
+                policy: policy,
+                observed: observed,
+                records: records,
+                active: active,
+                now: at
             )
-            inspection.action = Self.describe(plan.action)
+            let input = PolicyRunner.planInput(
+                policy: policy,
+                observed: observed,
+                keys: reconciled,
+                sinkRecords: sinkRecords,
+                configuredSinks: configured,
+                readableSinks: readable,
+                active: active,
+                state: state,
+                now: at,
+                syncStatus: sync
+            )
+            let plan = Planner.plan(input)
+            inspection.action = Planner.describe(plan.action)
             inspection.reason = plan.reason
+            inspection.then = plan.then
             inspection.nextCheck = plan.nextCheck
             inspection.dueAt = plan.dueAt
             inspection.warnings = plan.warnings
+            inspection.currentProblem = input.currentProblem
             let byId = Dictionary(reconciled.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
             inspection.keys = observed.sorted { $0.createdAt < $1.createdAt }.map { key in
                 let record = byId[key.id]
@@ -90,7 +171,8 @@ struct Inspection: Encodable {
                     expiresAt: key.expiresAt,
                     promotedAt: record?.promotedAt,
                     disabledAt: record?.disabledAt,
-                    fingerprint: record?.fingerprint
+                    fingerprint: record?.fingerprint,
+                    heldBy: holdings.holders(of: key.id)
                 )
             }
             inspection.current = reconciled.first { $0.role == .current }?.keyId
@@ -98,29 +180,11 @@ struct Inspection: Encodable {
                 reconciled.filter { $0.role == .previous }.max {
                     ($0.promotedAt ?? .distantPast) < ($1.promotedAt ?? .distantPast)
                 }?.keyId
-            inspection.failures = state.failures
-            inspection.stuck = state.stuck
-            inspection.blocked = state.blocked
-            inspection.lastError = state.lastError
-            inspection.lastSuccessAt = state.lastSuccessAt
         } catch {
             inspection.action = "error"
             inspection.error = "\(error)"
             inspection.reason = "\(error)"
         }
         return inspection
-    }
-
-    static func describe(_ action: PlannedAction) -> String {
-        switch action {
-        case .idle: return "none"
-        case .wait: return "wait"
-        case .adopt(let key): return "adopt \(key)"
-        case .resume(let id): return "resume \(id.prefix(8))"
-        case .finishIntents(let keys): return "finish \(keys.joined(separator: ","))"
-        case .rotate(let trigger): return "rotate (\(trigger.rawValue))"
-        case .disable(let keys): return "disable \(keys.joined(separator: ","))"
-        case .delete(let keys): return "delete \(keys.joined(separator: ","))"
-        }
     }
 }

@@ -70,6 +70,7 @@ extension SCIMRotator {
                         inspection.action == "none" || inspection.action == "wait"
                         ? Times.short(inspection.nextCheck) : Times.short(moment)
                     table.add([inspection.policy, inspection.action, when, inspection.reason])
+                    if let then = inspection.then { table.add(["", "then", "", then]) }
                 }
                 Console.line(table.render())
                 for inspection in inspections {
@@ -102,11 +103,16 @@ enum ReadOnlyStore {
 
 /// The journal reconciliation, applied in memory only.
 enum JournalSyncPreview {
-    static func apply(policy: Policy, observed: [SCIMKey], records: [KeyRecord], now: Date) -> [KeyRecord] {
+    static func apply(
+        policy: Policy,
+        observed: [SCIMKey],
+        records: [KeyRecord],
+        active: RotationRecord?,
+        now: Date
+    ) -> [KeyRecord] {
         var byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
-        for record in JournalSync.reconcile(policy: policy, observed: observed, records: records, now: now).keys {
-            byId[record.keyId] = record
-        }
+        let sync = JournalSync.reconcile(policy: policy, observed: observed, records: records, active: active, now: now)
+        for record in sync.keys { byId[record.keyId] = record }
         return byId.values.sorted { $0.firstSeen < $1.firstSeen }
     }
 }

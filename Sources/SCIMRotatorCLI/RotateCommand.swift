@@ -17,10 +17,19 @@ extension SCIMRotator {
                 A normal rotation: create, verify, deliver, promote; the previous key stays enabled for the \
                 policy's gracePeriod, then the daemon (or reconcile) disables it.
 
+                At the key limit (two keys on both clouds) room is made only from keys that serve no one: disabled \
+                or expired keys, keys this tool created and handed to no sink, the previous key once its grace \
+                period is over. A key someone may still use (the previous key in its grace period, a key a console \
+                user made, a key a sink holds) blocks the rotation, which names it and says why; \
+                --retire KEY_ID is your consent to retire that one key (recorded in history with the reason).
+
                 --emergency: the current key is presumed leaked. After the new key is delivered and promoted, every \
                 other key is disabled at once (no grace); with --delete-old they are deleted too. At the key limit \
-                the compromised key itself may be retired first: provisioning then pauses until the new key is \
-                delivered, and that gap is recorded in history.
+                an emergency may retire keys in use, the compromised current key last: provisioning with it then \
+                pauses until the new key is delivered, and that gap is recorded in history.
+
+                While a rotation is in progress (a failed sink retried after a back-off) this resumes it at once; \
+                while one waits for `confirm`, only --emergency replaces it.
 
                 Safe while a daemon runs: it waits for the daemon to finish its current step on this policy.
                 """
@@ -40,6 +49,15 @@ extension SCIMRotator {
         @Flag(name: .customLong("delete-old"), help: "With --emergency: delete the other keys too.")
         var deleteOld = false
 
+        @Option(
+            name: .customLong("retire"),
+            help: ArgumentHelp(
+                "Consent to retire this key if the zone is at its limit (repeatable).",
+                valueName: "KEY_ID"
+            )
+        )
+        var retire: [String] = []
+
         func validate() throws {
             if emergency, reason?.isEmpty ?? true {
                 throw ValidationError("--emergency needs --reason TEXT (it is recorded in history)")
@@ -56,13 +74,17 @@ extension SCIMRotator {
             let request = RotationRequest(
                 trigger: emergency ? .emergency : .manual,
                 reason: reason ?? "manual rotation",
-                deleteOld: deleteOld
+                deleteOld: deleteOld,
+                retire: retire
             )
             let result = await wiring.pass(policy, request: request)
             await wiring.notifier?.drain()
             Console.line(PassReport.render([result], now: wiring.clock.now()))
             if result.isFailure {
                 throw CLIError("\(policy.name): \(result.message)", exitCode: 1)
+            }
+            if result.rotations.isEmpty {
+                throw CLIError("\(policy.name): no rotation started: \(result.message)", exitCode: 1)
             }
             if let rotation = result.rotations.last, let record = try store.rotation(id: rotation) {
                 Console.line("rotation \(record.id): \(record.state.rawValue); new key \(record.newKeyId ?? "-")")

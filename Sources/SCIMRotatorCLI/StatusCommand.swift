@@ -47,8 +47,14 @@ extension SCIMRotator {
             case .table:
                 Console.line(inspections.map { render($0, now: now) }.joined(separator: "\n\n"))
             }
-            if inspections.contains(where: { $0.error != nil || $0.blocked || $0.stuck }) {
-                throw CLIError("some policies need attention (above)", exitCode: 1)
+            if inspections.contains(where: \.needsAttention) {
+                let stale = inspections.filter(\.stale).map(\.policy)
+                throw CLIError(
+                    stale.isEmpty
+                        ? "some policies need attention (above)"
+                        : "some policies need attention (above); \(stale.joined(separator: ", ")): the cloud could not be asked, the keys shown are the journal's last known ones",
+                    exitCode: 1
+                )
             }
         }
 
@@ -58,19 +64,31 @@ extension SCIMRotator {
             ]
             if let error = inspection.error {
                 lines.append("  error: \(error)")
-                return lines.joined(separator: "\n")
+                if !inspection.stale { return lines.joined(separator: "\n") }
+                lines.append("  STALE: the journal's last known keys, not the zone's keys now:")
             }
-            var table = TextTable(["  KEY", "STATUS", "ROLE", "CREATED", "EXPIRES"])
+            var table = TextTable(["  KEY", "STATUS", "ROLE", "CREATED", "EXPIRES", "HELD BY"])
             for key in inspection.keys {
                 table.add([
                     "  " + key.id, key.status, key.role, Times.short(key.createdAt),
-                    "\(Times.short(key.expiresAt)) (\(Times.relative(key.expiresAt, to: now)))",
+                    key.expiresAt.map { "\(Times.short($0)) (\(Times.relative($0, to: now)))" } ?? "-",
+                    key.heldBy.isEmpty ? "-" : key.heldBy.joined(separator: ", "),
                 ])
             }
             lines.append(inspection.keys.isEmpty ? "  (no keys)" : table.render())
-            lines.append(
-                "  next: \(inspection.action) \(inspection.action == "none" || inspection.action == "wait" ? Times.relative(inspection.nextCheck, to: now) : "now") — \(inspection.reason)"
-            )
+            if let problem = inspection.currentProblem { lines.append("  UNUSABLE: \(problem)") }
+            for sink in inspection.sinks {
+                var line = "  sink \(sink.sink): \(sink.keyId ?? "no key yet")"
+                if let attempt = sink.attemptKeyId { line += "; delivery of \(attempt) interrupted (may hold it)" }
+                if let error = sink.lastError { line += "; last error: \(error)" }
+                lines.append(line)
+            }
+            if inspection.stale { return lines.joined(separator: "\n") }
+            let when =
+                inspection.action == "none" || inspection.action == "wait"
+                ? (inspection.nextCheck.map { Times.relative($0, to: now) } ?? "on the next resync") : "now"
+            lines.append("  next: \(inspection.action) \(when): \(inspection.reason)")
+            if let then = inspection.then { lines.append("  then: \(then)") }
             if inspection.failures > 0 {
                 lines.append(
                     "  failures: \(inspection.failures)\(inspection.stuck ? " (STUCK)" : "")\(inspection.blocked ? " (BLOCKED)" : ""); last error: \(inspection.lastError ?? "-")"

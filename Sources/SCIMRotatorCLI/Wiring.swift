@@ -27,6 +27,8 @@ public struct Wiring: Sendable {
     public var notifier: Notifier?
     /// `SCIM_ROTATOR_FAILPOINTS` for the crash suite; inert unless set.
     public var failPoints: FailPoints = .none
+    /// New keys' secrets while this process lives: a failed sink is retried with the same key.
+    public let secrets = SecretCache()
 
     public init(
         store: any HistoryStore,
@@ -176,6 +178,7 @@ public struct Wiring: Sendable {
             logger: logger,
             shutdown: shutdown,
             failPoints: failPoints,
+            secrets: secrets,
             onEvent: { [onEvent, notifier] event in
                 onEvent(event)
                 notifier?.notify(event, policy: policy)
@@ -183,11 +186,21 @@ public struct Wiring: Sendable {
         )
     }
 
-    /// One pass over a policy, holding its lock so that no other process works on the zone meanwhile.
     /// How long to wait for another process's work on a policy (`SCIM_ROTATOR_LOCK_WAIT` seconds, default 60).
     var lockWait: Double { environment["SCIM_ROTATOR_LOCK_WAIT"].flatMap(Double.init) ?? 60 }
 
+    /// One pass over a policy, holding its lock so that no other process works on the zone meanwhile.
     public func pass(_ policy: Policy, request: RotationRequest? = nil) async -> PassResult {
+        await locked(policy) { await $0.pass(request: request) }
+    }
+
+    /// Records a person's confirmation of a manual delivery and promotes the key, under the policy's lock.
+    public func confirm(_ policy: Policy, reason: String?) async -> PassResult {
+        await locked(policy) { await $0.confirm(reason: reason) }
+    }
+
+    /// Runs `body` with the policy's runner while holding the policy's lock.
+    func locked(_ policy: Policy, _ body: (PolicyRunner) async -> PassResult) async -> PassResult {
         let lockPath = PolicyLocks.path(database: databasePath, policy: policy.name)
         let lock: FileLock?
         if let lockPath {
@@ -215,7 +228,7 @@ public struct Wiring: Sendable {
         }
         defer { withExtendedLifetime(lock) {} }
         do {
-            return try await runner(for: policy).pass(request: request)
+            return await body(try runner(for: policy))
         } catch {
             logger.error("cannot run policy", metadata: ["policy": "\(policy.name)", "error": "\(error)"])
             return PassResult(

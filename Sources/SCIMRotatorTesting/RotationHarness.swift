@@ -12,34 +12,67 @@ import TencentCIC
 import Transport
 
 /// A delivery sink that keeps what it receives in memory, and can be told to fail: the identity provider of tests.
+/// Its consumer's token is the latest secret it received.
 public final class MemorySink: DeliverySink {
     public struct Delivery: Sendable {
         public var keyId: String
         public var secret: Secret
     }
 
-    private let state = Mutex<(delivered: [Delivery], failures: Int)>(([], 0))
-    public init() {}
-    public var summary: String { "memory" }
+    struct State {
+        var delivered: [Delivery] = []
+        var failures = 0
+        /// Deliveries that succeed, then "crash the process" before the tool hears of it.
+        var crashes = 0
+    }
+
+    private let state = Mutex(State())
+    public let name: String
+    public init(name: String = "memory") { self.name = name }
+    public var summary: String { name }
 
     @discardableResult
     public func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt {
-        let fail = state.withLock { s -> Bool in
+        enum Next { case fail, crash, done }
+        let next = state.withLock { s -> Next in
             if s.failures > 0 {
                 s.failures -= 1
-                return true
+                return .fail
             }
             s.delivered.append(Delivery(keyId: context.keyId, secret: secret))
-            return false
+            if s.crashes > 0 {
+                s.crashes -= 1
+                return .crash
+            }
+            return .done
         }
-        if fail { throw DeliveryError(sink: summary, message: "injected failure") }
-        return .done
+        switch next {
+        case .fail: throw DeliveryError(sink: summary, message: "injected failure")
+        case .crash: throw SimulatedCrash(point: "inside \(summary)")
+        case .done: return .done
+        }
     }
 
     /// The next `count` deliveries fail.
     public func failNext(_ count: Int) { state.withLock { $0.failures = count } }
+    /// The next delivery succeeds, then the process "dies" before the tool records it.
+    public func crashAfterNextDelivery() { state.withLock { $0.crashes = 1 } }
     public var delivered: [Delivery] { state.withLock { $0.delivered } }
     public var latest: Delivery? { delivered.last }
+}
+
+/// A ``MemorySink`` whose stored secret can be read back, as a file, Vault or a Kubernetes Secret can.
+public final class ReadableMemorySink: ReadableSink {
+    public let memory: MemorySink
+    public init(name: String = "readable memory") { memory = MemorySink(name: name) }
+    public var summary: String { memory.summary }
+
+    @discardableResult
+    public func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt {
+        try await memory.deliver(secret, context: context)
+    }
+
+    public func read(context: DeliveryContext) async throws -> Secret? { memory.latest?.secret }
 }
 
 /// An emulator, a provider, a history store and a runner on one virtual clock, for tests that run a year of
@@ -52,6 +85,8 @@ public final class RotationHarness: Sendable {
     public let store: SQLiteHistoryStore
     public let sink: MemorySink
     public let policy: Policy
+    /// The secrets a running process keeps; a simulated crash loses them (``crash()``).
+    private let process = Mutex(SecretCache())
     /// Seconds the cloud clients wait for a reply.
     public let clientTimeout: Double
 
@@ -88,6 +123,12 @@ public final class RotationHarness: Sendable {
     }
 
     public var transport: EmulatorTransport { EmulatorTransport(emulator) }
+
+    /// The secrets of the running process (shared by every runner until the next ``crash()``).
+    public var secrets: SecretCache { process.withLock { $0 } }
+
+    /// The process dies: what it kept in memory is gone.
+    public func crash() { process.withLock { $0 = SecretCache() } }
 
     /// The cloud's name for Create, for faults.
     public var createAction: String {
@@ -172,13 +213,16 @@ public final class RotationHarness: Sendable {
             logger: logger ?? quiet,
             shutdown: shutdown,
             failPoints: failPoints,
+            secrets: secrets,
             onEvent: onEvent
         )
     }
 
     @discardableResult
     public func pass(_ request: RotationRequest? = nil, failPoints: FailPoints = .none) async -> PassResult {
-        await runner(failPoints: failPoints).pass(request: request)
+        let result = await runner(failPoints: failPoints).pass(request: request)
+        if result.outcome == .interrupted, result.message.contains("crash") { crash() }
+        return result
     }
 
     public func advance(days: Double) { clock.advance(by: days * 86_400) }

@@ -15,6 +15,9 @@ struct FaultSuiteTests {
         case completes
         /// This pass fails with an error naming this text; a later pass completes.
         case failsThenRecovers(String)
+        /// This pass blocks, naming a key someone may use; the operator's consent to retire it (`--retire`) lets
+        /// the next one complete.
+        case blocksUntilConsent(String)
     }
 
     struct Case: Sendable, CustomTestStringConvertible {
@@ -123,7 +126,7 @@ struct FaultSuiteTests {
         Case(
             name: "a console user adds a key mid-rotation",
             fault: { h in ["action": h.createAction, "consoleAddKey": true] },
-            expect: .completes
+            expect: .blocksUntilConsent("not created by this tool")
         ),
         Case(
             name: "a console user deletes the new key mid-rotation",
@@ -157,6 +160,16 @@ struct FaultSuiteTests {
                 recovered = try outcome == .changed && h.count(.rotationCompleted) == 3
             }
             #expect(recovered, "\(kind) \(fault.name): recovers once the fault is gone")
+        case .blocksUntilConsent(let words):
+            #expect(first.outcome == .blocked, "\(kind) \(fault.name): \(first.outcome) \(first.message)")
+            #expect(first.message.contains(words), "\(kind) \(fault.name): \(first.message)")
+            let foreign = try #require(try h.store.keys(policy: "test").first { $0.role == .other })
+            #expect(first.message.contains(foreign.keyId), "the block names the key in the way")
+            let consented = await h.pass(RotationRequest(trigger: .manual, reason: "unused", retire: [foreign.keyId]))
+            #expect(consented.outcome == .changed, "\(kind) \(fault.name): \(consented.message)")
+            let retired = try h.events(.keyRetired).last
+            #expect(retired?.keyId == foreign.keyId && retired?.actor == "manual")
+            #expect(retired?.detail?.contains("consent") == true)
         }
         let violations = try await h.invariantViolations()
         #expect(violations.isEmpty, "\(kind) \(fault.name): \(violations)")

@@ -183,7 +183,7 @@ struct KeyLimitTests {
     }
 
     @Test(
-        "a racing console key: LimitExceeded, list again, retire one more, retry once",
+        "a racing console key: LimitExceeded, list again; the console's key may be in use, so the rotation blocks naming it until --retire",
         arguments: ProviderKind.allCases
     )
     func racingConsoleKey(kind: ProviderKind) async throws {
@@ -192,8 +192,14 @@ struct KeyLimitTests {
         h.advance(days: 61)
         try await TestAdmin.fault(h, ["action": h.createAction, "consoleAddKey": true])
         let result = await h.pass()
-        #expect(result.outcome == .changed, "\(result.message)")
-        #expect(try h.count(.keyRetired) == 1)
+        #expect(result.outcome == .blocked, "\(result.message)")
+        let console = try #require(try h.store.keys(policy: "test").first { $0.role == .other })
+        #expect(result.message.contains(console.keyId) && result.message.contains("--retire"))
+        #expect(h.zoneKeys.contains { $0.id == console.keyId && $0.status == .enabled }, "a key someone may use stays")
+        #expect(try h.count(.keyRetired) == 0)
+        let consented = await h.pass(RotationRequest(trigger: .manual, reason: "unused", retire: [console.keyId]))
+        #expect(consented.outcome == .changed, "\(consented.message)")
+        #expect(try h.events(.keyRetired).map(\.keyId) == [console.keyId])
         #expect(try h.count(.rotationCompleted) == 2)
         #expect(h.zoneKeys.count <= 2)
         #expect(try await h.invariantViolations().isEmpty)
@@ -253,7 +259,7 @@ struct EmergencyTests {
 @Suite("Failures")
 struct FailureTests {
     @Test(
-        "a failing sink: nothing promoted, the old key stays current, the new key is abandoned, a retry is scheduled",
+        "a failing sink: nothing promoted, the old key stays current, the same new key is retried after the back-off",
         arguments: ProviderKind.allCases
     )
     func deliveryFails(kind: ProviderKind) async throws {
@@ -264,18 +270,23 @@ struct FailureTests {
         h.advance(days: 61)
         let result = await h.pass()
         #expect(result.outcome == .failed)
-        #expect(try h.count(.keyAbandoned) == 1)
-        #expect(h.zoneKeys.map(\.id) == [current])
+        #expect(try h.count(.keyAbandoned) == 0)
+        let pending = try #require(h.zoneKeys.first { $0.id != current }).id
         #expect(try h.store.keys(policy: "test").first { $0.role == .current }?.keyId == current)
+        #expect(h.zoneKeys.first { $0.id == current }?.status == .enabled, "the old key stays enabled")
+        let failed = try h.events(.rotationFailed)
+        #expect(failed.count == 1 && failed[0].detail?.contains("willRetry") == true)
         let state = try h.store.policyState(policy: "test")
         #expect(state.failures == 1)
         #expect(result.nextCheck == h.clock.now().addingTimeInterval(300))
-        // Back-off: not retried before nextAttemptAt, then succeeds.
+        // Back-off: not retried before nextAttemptAt, then the same key is delivered and promoted.
         let waiting = await h.pass()
         #expect(waiting.outcome == .waiting)
         h.advance(days: 0.01)
         let retried = await h.pass()
-        #expect(retried.outcome == .changed)
+        #expect(retried.outcome == .changed, "\(retried.message)")
+        #expect(h.sink.latest?.keyId == pending, "the same key, not a new one")
+        #expect(try h.count(.keyCreated) == 2)
         #expect(try h.store.policyState(policy: "test").failures == 0)
         #expect(try await h.invariantViolations().isEmpty)
     }

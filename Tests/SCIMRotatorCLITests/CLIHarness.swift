@@ -134,7 +134,7 @@ struct Workspace {
     var db: String { path + "/h.sqlite" }
     var token: String { path + "/out/test.token" }
 
-    init(emulator: EmulatorChild, extra: String = "") throws {
+    init(emulator: EmulatorChild, rotation: String = "keyLifetime: 90d, rotateBefore: 30d", extra: String = "") throws {
         path = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID())").path
         try FileManager.default.createDirectory(atPath: path + "/policies", withIntermediateDirectories: true)
         try FileManager.default.createDirectory(atPath: path + "/out", withIntermediateDirectories: true)
@@ -142,7 +142,7 @@ struct Workspace {
         provider: tencent
         zone: z-demo00000001
         endpoint: \(emulator.url)
-        rotation: {keyLifetime: 90d, rotateBefore: 30d}
+        rotation: {\(rotation)}
         deliver:
           - file: {path: \(path)/out/test.token}
         \(extra)

@@ -91,10 +91,11 @@ struct CLITests {
     )
     func killNine(failPoint: String) throws {
         let emulator = try EmulatorChild()
-        let work = try Workspace(emulator: emulator)
+        let work = try Workspace(emulator: emulator, rotation: "keyLifetime: 90d, rotateBefore: 30d, gracePeriod: 1s")
         #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
-        // A second key: the zone is at the limit.
+        // A second key: the zone is at the limit; once the grace period is over, the previous key serves no one.
         #expect(try CLI.run(["rotate", "test"] + work.common, environment: emulator.environment).status == 0)
+        usleep(1_200_000)
         var environment = emulator.environment
         environment["SCIM_ROTATOR_FAILPOINTS"] = failPoint
         let (process, _, err) = CLI.process(["rotate", "test"] + work.common, environment: environment)

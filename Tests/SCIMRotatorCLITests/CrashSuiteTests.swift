@@ -18,6 +18,7 @@ struct CrashSuiteTests {
     static let scenarios: [Scenario] = [
         .init(point: "before:create", action: "crash"), .init(point: "after:create", action: "crash"),
         .init(point: "after:created", action: "crash"), .init(point: "after:verify", action: "pause"),
+        .init(point: "before:sink", action: "crash"), .init(point: "after:sink", action: "crash"),
         .init(point: "after:deliver", action: "pause"), .init(point: "after:delivered", action: "crash"),
         .init(point: "after:promote", action: "crash"), .init(point: "after:retire", action: "crash"),
         .init(point: "after:abandon", action: "crash"), .init(point: "after:disable", action: "crash"),
@@ -30,7 +31,7 @@ struct CrashSuiteTests {
         let work = try Workspace(emulator: emulator)
         let failFlag = work.path + "/fail-delivery"
         let script = work.path + "/push.sh"
-        // An exec sink that fails while a flag file exists (to reach after:abandon).
+        // An exec sink (the identity provider's push) that fails while a flag file exists.
         try "#!/bin/sh\ncat > /dev/null\n[ ! -e \"\(failFlag)\" ]\n".write(
             toFile: script,
             atomically: true,
@@ -52,9 +53,14 @@ struct CrashSuiteTests {
         // Reach the point: what runs with the fail point armed.
         var armed = ["rotate", "test"] + work.common
         switch scenario.point {
-        case "after:retire", "after:abandon":
+        case "after:abandon":
             #expect(try CLI.run(["rotate", "test"] + work.common, environment: env).status == 0)  // at the limit
-            if scenario.point == "after:abandon" { _ = FileManager.default.createFile(atPath: failFlag, contents: nil) }
+            usleep(1_200_000)  // the grace period ends: the previous key serves no one
+            // A first attempt dies after creating its key; the armed reconcile abandons that key (its secret died).
+            var dying = env
+            dying["SCIM_ROTATOR_FAILPOINTS"] = "after:created=crash"
+            #expect(try CLI.run(["rotate", "test"] + work.common, environment: dying).status != 0)
+            armed = ["reconcile"] + work.common
         case "after:disable":
             #expect(try CLI.run(["rotate", "test"] + work.common, environment: env).status == 0)
             usleep(1_200_000)  // the grace period ends
@@ -67,6 +73,7 @@ struct CrashSuiteTests {
             armed = ["reconcile"] + work.common
         default:
             #expect(try CLI.run(["rotate", "test"] + work.common, environment: env).status == 0)  // at the limit
+            usleep(1_200_000)  // the grace period ends: the previous key serves no one and may be retired
         }
         var armedEnv = env
         armedEnv["SCIM_ROTATOR_FAILPOINTS"] = "\(scenario.point)=\(scenario.action)"
