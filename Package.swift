@@ -237,7 +237,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CloudEmulatorTests",
-            dependencies: ["CloudEmulator", "TencentCIC", "SCIMRotatorCore", "Transport"],
+            dependencies: ["CloudEmulator", "TencentCIC", "AlibabaCloudSSO", "SCIMRotatorCore", "Transport"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -199,6 +199,19 @@ extension Emulator {
         }
     }
 
+    /// Sets a key's status as a console user would (tests and the simulation).
+    public func setStatus(zone: String, key: String, to status: KeyStatus) {
+        world.withLock { w in
+            guard let index = w.zones[zone]?.keys.firstIndex(where: { $0.id == key }) else { return }
+            w.zones[zone]?.keys[index].status = status
+        }
+    }
+
+    /// Deletes a key as a console user would (tests and the simulation).
+    public func deleteKey(zone: String, key: String) {
+        world.withLock { w in w.zones[zone]?.keys.removeAll { $0.id == key } }
+    }
+
     /// The keys a zone holds now, without secrets.
     public func keys(zone: String) -> [SCIMKey] {
         world.withLock { w in

@@ -45,7 +45,7 @@ public final class Notifier: Sendable {
     /// The notification kinds an event stands for.
     public static func kinds(for event: HistoryEvent) -> [NotificationKind] {
         switch event.kind {
-        case EventKind.rotationFailed.rawValue: return [.failure]
+        case EventKind.rotationFailed.rawValue, EventKind.keyUnusable.rawValue: return [.failure]
         case EventKind.rotationBlocked.rawValue: return [.blocked]
         case EventKind.policyStuck.rawValue: return [.stuck]
         case EventKind.keyExpiring.rawValue: return [.expiring]

@@ -324,11 +324,8 @@ public struct PolicyRunner: Sendable {
             pass.known = zone
             pass.checkedCurrent = true  // the new key was verified moments ago
             return nil
-        case .waiting(let instructions):
-            if let problem = input.currentProblem {
-                return result(.unusable, "\(problem); waiting for a person: \(instructions)", next: nil, pass)
-            }
-            return result(.waiting, "waiting for a person: \(instructions)", next: nil, pass)
+        case .waiting:
+            return nil  // the planner says what the wait is for and when to look again
         case .crashed(let point):
             return result(.interrupted, "simulated crash at \(point)", next: clock.now(), pass)
         case .interrupted:

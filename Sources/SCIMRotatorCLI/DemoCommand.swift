@@ -95,7 +95,7 @@ extension SCIMRotator {
                 store: store,
                 databasePath: db,
                 clock: clock,
-                transport: URLSessionTransport(),
+                transport: AsyncHTTPClientTransport.shared,
                 environment: world.environment,
                 logger: logger,
                 shutdown: shutdown

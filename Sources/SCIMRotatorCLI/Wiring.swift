@@ -34,7 +34,7 @@ public struct Wiring: Sendable {
         store: any HistoryStore,
         databasePath: String,
         clock: any RotatorClock = SystemClock(),
-        transport: any HTTPTransport = URLSessionTransport(),
+        transport: any HTTPTransport = AsyncHTTPClientTransport.shared,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger,
         shutdown: ShutdownSignal = ShutdownSignal()

@@ -81,6 +81,9 @@ public final class RotationHarness: Sendable {
     public static let epoch = Date(timeIntervalSince1970: 1_800_000_000)  // 2027-01-15T08:00:00Z, a Friday
 
     public let clock: VirtualClock
+    /// The cloud's clock: the tool's, unless the test gives the cloud its own (`separateEmulatorClock`), which
+    /// ``advance(days:)`` moves too.
+    public let emulatorClock: VirtualClock
     public let emulator: Emulator
     public let store: SQLiteHistoryStore
     public let sink: MemorySink
@@ -96,16 +99,18 @@ public final class RotationHarness: Sendable {
         keyLimit: Int = 2,
         databasePath: String? = nil,
         clientTimeout: Double = 5,
+        separateEmulatorClock: Bool = false,
         configure: (inout Policy) -> Void = { _ in }
     ) throws {
         self.clientTimeout = clientTimeout
         clock = VirtualClock(start: start)
+        emulatorClock = separateEmulatorClock ? VirtualClock(start: start) : clock
         var configuration = EmulatorConfiguration.demo
         configuration.keyLimit = keyLimit
         // Requests per real second: a virtual year runs thousands of them in seconds.
         configuration.rateLimit = 0
         configuration.alibabaRateLimit = 0
-        emulator = Emulator(configuration: configuration, clock: clock)
+        emulator = Emulator(configuration: configuration, clock: emulatorClock)
         store = try databasePath.map { try SQLiteHistoryStore(path: $0) } ?? SQLiteHistoryStore()
         sink = MemorySink()
         // Both clouds rotate at age 60 days: Tencent by a 90-day lifetime minus rotateBefore 30d, Alibaba (whose
@@ -225,7 +230,10 @@ public final class RotationHarness: Sendable {
         return result
     }
 
-    public func advance(days: Double) { clock.advance(by: days * 86_400) }
+    public func advance(days: Double) {
+        clock.advance(by: days * 86_400)
+        if emulatorClock !== clock { emulatorClock.advance(by: days * 86_400) }
+    }
 
     public var zoneKeys: [SCIMKey] { emulator.keys(zone: policy.zone) }
 
@@ -261,7 +269,8 @@ public final class RotationHarness: Sendable {
     }
 
     /// The protocol's promises, checked against the emulator's state and the history. Empty when all hold.
-    public func invariantViolations() async throws -> [String] {
+    public func invariantViolations(consumers: [MemorySink]? = nil) async throws -> [String] {
+        let consumers = consumers ?? [sink]
         var violations: [String] = []
         let keys = zoneKeys
         if keys.count > policy.keyLimit {
@@ -277,12 +286,14 @@ public final class RotationHarness: Sendable {
             }
             if !key.isUsable(at: clock.now()) { violations.append("the current key \(key.id) is not usable") }
             if current.fingerprint != nil {
-                guard let latest = sink.latest, latest.keyId == current.keyId else {
-                    violations.append("the identity provider's latest key is not the current key \(current.keyId)")
-                    return violations
-                }
-                if await !scimAccepts(latest.secret) {
-                    violations.append("the current key's secret is refused by SCIM")
+                for consumer in consumers {
+                    guard let latest = consumer.latest, latest.keyId == current.keyId else {
+                        violations.append("\(consumer.name)'s latest key is not the current key \(current.keyId)")
+                        continue
+                    }
+                    if await !scimAccepts(latest.secret) {
+                        violations.append("the current key's secret, as \(consumer.name) holds it, is refused by SCIM")
+                    }
                 }
             }
         }

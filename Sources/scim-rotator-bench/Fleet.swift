@@ -84,7 +84,7 @@ final class Fleet: Sendable {
             store: try SQLiteHistoryStore(path: directory + "/history.sqlite"),
             databasePath: directory + "/history.sqlite",
             clock: clock,
-            transport: URLSessionTransport(),
+            transport: AsyncHTTPClientTransport.shared,
             environment: environment,
             logger: logger
         )

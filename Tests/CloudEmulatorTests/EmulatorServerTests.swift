@@ -21,7 +21,7 @@ struct EmulatorServerTests {
                 accessKeyId: DemoCredentials.tencentSecretId,
                 secret: Secret(DemoCredentials.tencentSecretKey)
             ),
-            transport: URLSessionTransport(),
+            transport: AsyncHTTPClientTransport.shared,
             clock: clock,
             rateLimiter: RateLimiter(limit: 0)
         )
@@ -37,11 +37,13 @@ struct EmulatorServerTests {
     static func get(_ url: URL, bearer: String? = nil) async throws -> HTTPResponse {
         var headers: [(name: String, value: String)] = []
         if let bearer { headers.append(("Authorization", "Bearer \(bearer)")) }
-        return try await URLSessionTransport().send(HTTPRequest(method: "GET", url: url, headers: headers, timeout: 5))
+        return try await AsyncHTTPClientTransport.shared.send(
+            HTTPRequest(method: "GET", url: url, headers: headers, timeout: 5)
+        )
     }
 
     static func post(_ url: URL, _ body: Any) async throws -> [String: Any] {
-        let response = try await URLSessionTransport().send(
+        let response = try await AsyncHTTPClientTransport.shared.send(
             HTTPRequest(
                 method: "POST",
                 url: url,
@@ -84,7 +86,7 @@ struct EmulatorServerTests {
                 body: Data(#"{"ZoneId":"z-000000000000"}"#.utf8),
                 timestamp: Int64(Date().timeIntervalSince1970)
             )
-            let reply = try await URLSessionTransport().send(request)
+            let reply = try await AsyncHTTPClientTransport.shared.send(request)
             #expect(reply.status == 200)
             #expect(reply.header("content-type") == "application/json")
             let json = try JSONSerialization.jsonObject(with: reply.body) as? [String: Any]

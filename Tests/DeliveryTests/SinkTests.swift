@@ -150,7 +150,7 @@ struct VaultSinkTests {
             address: url,
             path: "scim/x",
             authentication: .token(Secret("hvs.writer")),
-            transport: URLSessionTransport()
+            transport: AsyncHTTPClientTransport.shared
         )
         let receipt = try await sink.deliver(secret, context: context)
         await server.stop()

@@ -13,7 +13,7 @@ import Transport
 @Suite("Metrics, health and JSON logs", .serialized)
 struct ObservabilityTests {
     static func get(_ url: String) async throws -> HTTPResponse {
-        try await URLSessionTransport().send(HTTPRequest(method: "GET", url: URL(string: url)!, timeout: 5))
+        try await AsyncHTTPClientTransport.shared.send(HTTPRequest(method: "GET", url: URL(string: url)!, timeout: 5))
     }
 
     @Test("/metrics serves the rotation metrics in the Prometheus text format; /healthz and /readyz follow the loop")
