@@ -119,6 +119,13 @@ public enum Safety {
         /// An emergency retires a key someone may still use (the compromised current key): provisioning pauses
         /// until the new key is delivered.
         public var syncGap: Bool
+
+        public init(key: SCIMKey, why: String, consented: Bool, syncGap: Bool) {
+            self.key = key
+            self.why = why
+            self.consented = consented
+            self.syncGap = syncGap
+        }
     }
 
     public enum RoomDecision: Sendable, Equatable {
