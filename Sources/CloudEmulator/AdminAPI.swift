@@ -187,8 +187,8 @@ extension Emulator {
             guard let zone = w.zones[zoneId] else { return Self.adminError(404, "no zone \(zoneId)") }
             let created = createdAt ?? now
             let key = EmulatedKey(
-                id: body["id"] as? String ?? Identifiers.credentialId(zone.provider),
-                secret: body["secret"] as? String ?? Identifiers.secret(zone.provider),
+                id: body["id"] as? String ?? w.newCredentialId(zone.provider),
+                secret: body["secret"] as? String ?? w.newSecret(zone.provider),
                 status: status,
                 createdAt: created,
                 expiresAt: expiresAt ?? created.addingTimeInterval(365 * 86_400)

@@ -410,13 +410,15 @@ extension Emulator {
                 var calendar = Calendar(identifier: .gregorian)
                 calendar.timeZone = TimeZone(secondsFromGMT: 0)!
                 let key = EmulatedKey(
-                    id: Identifiers.credentialId(.alibaba),
-                    secret: Identifiers.secret(.alibaba),
+                    id: w.newCredentialId(.alibaba),
+                    secret: w.newSecret(.alibaba),
                     status: .enabled,
                     createdAt: created,
                     expiresAt: calendar.date(byAdding: .year, value: 1, to: created) ?? created
                 )
-                zone.keys.append(key)
+                var made = key
+                made.madeByAPI = true
+                zone.keys.append(made)
                 var json = Self.keyJSON(key, zone: zone.id)
                 json["CredentialSecret"] = key.secret
                 return .success(["SCIMServerCredential": json])

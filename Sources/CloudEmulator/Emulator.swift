@@ -24,10 +24,12 @@ public final class Emulator: Sendable {
     let world: Mutex<World>
     let monotonicStart = ContinuousClock.now
 
-    public init(configuration: EmulatorConfiguration = .demo, clock: VirtualClock? = nil) {
+    /// `seed`: key ids and secrets from a seeded generator, so that a simulation reproduces exactly.
+    public init(configuration: EmulatorConfiguration = .demo, clock: VirtualClock? = nil, seed: UInt64? = nil) {
         self.clock = clock ?? VirtualClock(start: Date(), flowRate: 1)
         self.signaturesFollowClock = clock != nil
         var world = World()
+        world.ids.state = seed
         world.keyLimit = configuration.keyLimit ?? 2
         world.rateLimit = configuration.rateLimit ?? 20
         world.latencyMs = configuration.latencyMs ?? 0
@@ -188,8 +190,8 @@ extension Emulator {
         world.withLock { w in
             guard let provider = w.zones[zone]?.provider else { return nil }
             let key = EmulatedKey(
-                id: Identifiers.credentialId(provider),
-                secret: Identifiers.secret(provider),
+                id: w.newCredentialId(provider),
+                secret: w.newSecret(provider),
                 status: status,
                 createdAt: createdAt,
                 expiresAt: expiresAt
@@ -210,6 +212,11 @@ extension Emulator {
     /// Deletes a key as a console user would (tests and the simulation).
     public func deleteKey(zone: String, key: String) {
         world.withLock { w in w.zones[zone]?.keys.removeAll { $0.id == key } }
+    }
+
+    /// The ids of the zone's keys that a Create call made (the others were seeded as a console user would).
+    public func keysMadeByAPI(zone: String) -> Set<String> {
+        world.withLock { w in Set((w.zones[zone]?.keys ?? []).filter(\.madeByAPI).map(\.id)) }
     }
 
     /// The keys a zone holds now, without secrets.

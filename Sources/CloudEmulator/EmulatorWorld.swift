@@ -12,6 +12,8 @@ struct EmulatedKey: Sendable {
     var type = "BearerToken"
     var lastUsedAt: Date?
     var scimRequests = 0
+    /// Made by a CreateSCIMCredential call (not seeded as a console user would).
+    var madeByAPI = false
 
     /// What the admin API shows instead of the secret.
     var fingerprint: String { "sha256:" + SHA256.hash(data: Data(secret.utf8)).hexString }
@@ -65,6 +67,8 @@ struct World: Sendable {
     var peakPerSecond: [String: Int] = [:]
     /// Nonces seen (Alibaba replay protection), with the time they expire.
     var nonces: [String: Double] = [:]
+    /// Key ids and secrets: random, or seeded (``Emulator/init(configuration:clock:seed:)``).
+    var ids = IdentifierSource()
 
     mutating func addZone(_ zone: EmulatedZone) {
         if zones[zone.id] == nil { zoneOrder.append(zone.id) }
@@ -89,29 +93,81 @@ struct World: Sendable {
     }
 }
 
+/// Where the emulator's identifiers and secrets come from: the system's random source, or a seeded generator
+/// (SplitMix64) so that a simulation run reproduces exactly.
+struct IdentifierSource: RandomNumberGenerator, Sendable {
+    var state: UInt64?
+
+    mutating func next() -> UInt64 {
+        guard var state else {
+            var system = SystemRandomNumberGenerator()
+            return system.next()
+        }
+        state &+= 0x9E37_79B9_7F4A_7C15
+        self.state = state
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+extension World {
+    /// `scimcred-` + 12 characters (Tencent) or 24 (Alibaba), as in the documentation examples.
+    mutating func newCredentialId(_ provider: ProviderKind) -> String {
+        Identifiers.credentialId(provider, using: &ids)
+    }
+
+    mutating func newSecret(_ provider: ProviderKind) -> String {
+        Identifiers.secret(provider, using: &ids)
+    }
+}
+
 /// Random identifiers and secrets in the clouds' formats.
 enum Identifiers {
     static let lowerAlnum = Array("abcdefghijklmnopqrstuvwxyz0123456789")
 
+    static func random(
+        _ count: Int,
+        from alphabet: [Character] = lowerAlnum,
+        using generator: inout some RandomNumberGenerator
+    ) -> String {
+        String((0..<count).map { _ in alphabet[Int.random(in: 0..<alphabet.count, using: &generator)] })
+    }
+
     static func random(_ count: Int, from alphabet: [Character] = lowerAlnum) -> String {
-        String((0..<count).map { _ in alphabet.randomElement()! })
+        var generator = SystemRandomNumberGenerator()
+        return random(count, from: alphabet, using: &generator)
     }
 
     /// `scimcred-` + 12 characters (Tencent) or 24 (Alibaba), as in the documentation examples.
+    static func credentialId(_ provider: ProviderKind, using generator: inout some RandomNumberGenerator) -> String {
+        "scimcred-" + random(provider == .tencent ? 12 : 24, using: &generator)
+    }
+
     static func credentialId(_ provider: ProviderKind) -> String {
-        "scimcred-" + random(provider == .tencent ? 12 : 24)
+        var generator = SystemRandomNumberGenerator()
+        return credentialId(provider, using: &generator)
     }
 
     /// Tencent secrets look like base64 ending in `=`; Alibaba's like 32 URL-safe characters.
-    static func secret(_ provider: ProviderKind) -> String {
-        var generator = SystemRandomNumberGenerator()
+    static func secret(_ provider: ProviderKind, using generator: inout some RandomNumberGenerator) -> String {
         switch provider {
         case .tencent:
             let bytes = (0..<47).map { _ in UInt8.random(in: 0...255, using: &generator) }
             return Data(bytes).base64EncodedString()
         case .alibaba:
-            return random(32, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+            return random(
+                32,
+                from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
+                using: &generator
+            )
         }
+    }
+
+    static func secret(_ provider: ProviderKind) -> String {
+        var generator = SystemRandomNumberGenerator()
+        return secret(provider, using: &generator)
     }
 
     static func zoneId(_ provider: ProviderKind) -> String {

@@ -100,8 +100,8 @@ extension World {
         if fault.consoleAddKey == true {
             zone.keys.append(
                 EmulatedKey(
-                    id: Identifiers.credentialId(zone.provider),
-                    secret: Identifiers.secret(zone.provider),
+                    id: self.newCredentialId(zone.provider),
+                    secret: self.newSecret(zone.provider),
                     status: .enabled,
                     createdAt: now,
                     expiresAt: now.addingTimeInterval(365 * 86_400)

@@ -291,13 +291,15 @@ extension Emulator {
                     )
                 }
                 let key = EmulatedKey(
-                    id: Identifiers.credentialId(.tencent),
-                    secret: Identifiers.secret(.tencent),
+                    id: w.newCredentialId(.tencent),
+                    secret: w.newSecret(.tencent),
                     status: .enabled,
                     createdAt: Date(timeIntervalSince1970: now.timeIntervalSince1970.rounded(.down)),
                     expiresAt: Date(timeIntervalSince1970: expires.timeIntervalSince1970.rounded(.down))
                 )
-                zone.keys.append(key)
+                var made = key
+                made.madeByAPI = true
+                zone.keys.append(made)
                 return .success([
                     "ZoneId": zone.id, "CredentialId": key.id, "CredentialType": key.type,
                     "CreateTime": fmt(key.createdAt), "ExpireTime": fmt(key.expiresAt),

@@ -247,9 +247,7 @@ public enum Planner {
             return rotateUnlessBackingOff(problem, input: input, backoffUntil: backoffUntil)
         }
 
-        let divergent = input.holdings.divergent(from: current.id).filter { pair in
-            input.observed.contains { $0.id == pair.keyId }
-        }
+        let divergent = input.holdings.divergent(from: current.id)
         if !divergent.isEmpty {
             let apart = divergent.map { "\($0.sink) may hold \($0.keyId)" }.joined(separator: ", ")
             return rotateUnlessBackingOff(

@@ -25,8 +25,12 @@ extension PolicyRunner {
         )
     }
 
-    func announce(_ keyId: String, intent: KeyIntent, rotationId: String?) async throws -> KeyRecord {
-        var record = try keyRecord(for: keyId)
+    /// Journals the intent before the side effect. `roleIfNew`: the role of a key the journal does not know yet (a
+    /// lost reply's key is this tool's own, pending).
+    func announce(_ keyId: String, intent: KeyIntent, rotationId: String?, roleIfNew: KeyRole = .other) async throws
+        -> KeyRecord
+    {
+        var record = try keyRecord(for: keyId, roleIfNew: roleIfNew)
         record.intent = intent
         record.intentAt = clock.now()
         if let rotationId, record.rotationId == nil { record.rotationId = rotationId }
@@ -125,7 +129,7 @@ extension PolicyRunner {
     /// A key this tool created that provably reached no sink (its secret lost, or it failed verification) can never
     /// be handed to anyone: disable and delete it, journaled as `key.abandoned`.
     func abandon(_ keyId: String, rotation: RotationRecord?, reason: String) async throws {
-        var record = try await announce(keyId, intent: .abandon, rotationId: rotation?.id)
+        var record = try await announce(keyId, intent: .abandon, rotationId: rotation?.id, roleIfNew: .pending)
         do {
             try await provider.setStatus(of: keyId, to: .disabled)
         } catch let error as ProviderError where error.kind == .keyNotFound {
@@ -164,14 +168,17 @@ extension PolicyRunner {
             case .delete:
                 try await delete([record.keyId], reason: reason, actor: .scheduler, rotationId: record.rotationId)
             case .retire:
-                if let key = observed[record.keyId], let rotation {
+                // The rotation that announced it is the latest one; it recorded the operator's consent, if any.
+                let announcer = try store.activeRotation(policy: policy.name) ?? rotation
+                if let key = observed[record.keyId], let announcer {
+                    let consented = announcer.consentedRetire?.contains(record.keyId) ?? false
                     let retirement = Safety.Retirement(
                         key: key,
                         why: "announced before an interruption",
-                        consented: false,
+                        consented: consented,
                         syncGap: false
                     )
-                    try await retire(retirement, rotation: rotation, reason: reason)
+                    try await retire(retirement, rotation: announcer, reason: reason)
                 } else {
                     try await abandon(record.keyId, rotation: rotation, reason: reason)
                 }

@@ -676,9 +676,11 @@ extension PolicyRunner {
     func failed(_ run: inout RotationRun, _ error: any Error) async -> RotationOutcome {
         let message = "\(error)".redacting(run.secret.map { [$0] } ?? [])
         do {
-            if [.started, .roomMade].contains(run.rotation.state) {
+            let retiring = try store.keys(policy: policy.name).contains { $0.intent == .retire }
+            if [.started, .roomMade].contains(run.rotation.state), !retiring {
                 try await end(&run.rotation, as: .failed, .rotationFailed, message)
             } else {
+                // A key is half retired (or the new key exists): the rotation must go on from here, not end.
                 return try await retryLater(&run, message)
             }
         } catch {

@@ -359,6 +359,11 @@ public struct PolicyRunner: Sendable {
         }
         var outcome: PassResult.Outcome = plan.action == .wait ? .waiting : (pass.changed ? .changed : .idle)
         var message = plan.reason
+        if plan.action == .wait, state.failures > 0, let retry = state.nextAttemptAt, retry > now {
+            // Backing off after a failure is still failing: cron's reconcile keeps exiting non-zero meanwhile.
+            outcome = state.blocked ? .blocked : .failed
+            message = "\(message) (last error: \(state.lastError ?? "?"))"
+        }
         if let problem = input.currentProblem, !message.contains(problem) {
             outcome = .unusable
             message = "\(problem); \(message)"
@@ -458,10 +463,10 @@ public struct PolicyRunner: Sendable {
         )
     }
 
-    /// The journal's record of a key (a new `other` record when it has none).
-    func keyRecord(for keyId: String) throws -> KeyRecord {
+    /// The journal's record of a key (a new one, in `roleIfNew`, when it has none).
+    func keyRecord(for keyId: String, roleIfNew: KeyRole = .other) throws -> KeyRecord {
         try store.keys(policy: policy.name).first { $0.keyId == keyId }
-            ?? KeyRecord(policy: policy.name, keyId: keyId, role: .other, firstSeen: clock.now())
+            ?? KeyRecord(policy: policy.name, keyId: keyId, role: roleIfNew, firstSeen: clock.now())
     }
 
     /// The journal's record of a sink (a new empty one when it has none).

@@ -55,6 +55,8 @@ public final class MemorySink: DeliverySink {
 
     /// The next `count` deliveries fail.
     public func failNext(_ count: Int) { state.withLock { $0.failures = count } }
+    /// Clears injected failures and crashes.
+    public func reset() { state.withLock { $0.failures = 0; $0.crashes = 0 } }
     /// The next delivery succeeds, then the process "dies" before the tool records it.
     public func crashAfterNextDelivery() { state.withLock { $0.crashes = 1 } }
     public var delivered: [Delivery] { state.withLock { $0.delivered } }
@@ -100,6 +102,7 @@ public final class RotationHarness: Sendable {
         databasePath: String? = nil,
         clientTimeout: Double = 5,
         separateEmulatorClock: Bool = false,
+        seed: UInt64? = nil,
         configure: (inout Policy) -> Void = { _ in }
     ) throws {
         self.clientTimeout = clientTimeout
@@ -110,7 +113,7 @@ public final class RotationHarness: Sendable {
         // Requests per real second: a virtual year runs thousands of them in seconds.
         configuration.rateLimit = 0
         configuration.alibabaRateLimit = 0
-        emulator = Emulator(configuration: configuration, clock: emulatorClock)
+        emulator = Emulator(configuration: configuration, clock: emulatorClock, seed: seed)
         store = try databasePath.map { try SQLiteHistoryStore(path: $0) } ?? SQLiteHistoryStore()
         sink = MemorySink()
         // Both clouds rotate at age 60 days: Tencent by a 90-day lifetime minus rotateBefore 30d, Alibaba (whose

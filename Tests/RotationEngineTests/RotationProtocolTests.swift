@@ -279,9 +279,11 @@ struct FailureTests {
         let state = try h.store.policyState(policy: "test")
         #expect(state.failures == 1)
         #expect(result.nextCheck == h.clock.now().addingTimeInterval(300))
-        // Back-off: not retried before nextAttemptAt, then the same key is delivered and promoted.
+        // Back-off: not retried before nextAttemptAt (still failing meanwhile), then the same key is delivered and
+        // promoted.
         let waiting = await h.pass()
-        #expect(waiting.outcome == .waiting)
+        #expect(waiting.outcome == .failed && waiting.message.contains("retrying with the same key"))
+        #expect(try h.count(.keyCreated) == 2)
         h.advance(days: 0.01)
         let retried = await h.pass()
         #expect(retried.outcome == .changed, "\(retried.message)")
