@@ -3,7 +3,7 @@
 #   scripts/simulate.sh --seeds 5000              seeds 1..5000 (CI runs 200)
 #   scripts/simulate.sh --seeds 1000 --first 7001 seeds 7001..8000
 #   scripts/simulate.sh --seed 42                 replays seed 42 and prints its log
-#   --steps N                                     steps per seed (default 60)
+#   --steps N                                     steps per seed (default 40, as in CI)
 # A failing seed prints its schedule, step by step, and the invariant it broke; the same seed reproduces it exactly.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -27,7 +27,12 @@ extension PolicyRunner {
 
     /// Journals the intent before the side effect. `roleIfNew`: the role of a key the journal does not know yet (a
     /// lost reply's key is this tool's own, pending).
-    func announce(_ keyId: String, intent: KeyIntent, rotationId: String?, roleIfNew: KeyRole = .other) async throws
+    func announce(
+        _ keyId: String,
+        intent: KeyIntent,
+        rotationId: String?,
+        roleIfNew: KeyRole = .other
+    ) async throws
         -> KeyRecord
     {
         var record = try keyRecord(for: keyId, roleIfNew: roleIfNew)

@@ -257,18 +257,16 @@ public struct PolicyRunner: Sendable {
     func observe(_ observed: [SCIMKey], request: RotationRequest?) async throws -> PlanInput {
         let now = clock.now()
         let active = try store.activeRotation(policy: policy.name)
-        let sync = JournalSync.reconcile(
-            policy: policy,
-            observed: observed,
-            records: try store.keys(policy: policy.name),
-            active: active,
-            now: now
-        )
-        if !sync.isEmpty { try await journal(sync) }
+        var records = try store.keys(policy: policy.name)
+        let sync = JournalSync.reconcile(policy: policy, observed: observed, records: records, active: active, now: now)
+        if !sync.isEmpty {
+            try await journal(sync)
+            records = try store.keys(policy: policy.name)
+        }
         let input = Self.planInput(
             policy: policy,
             observed: observed,
-            keys: try store.keys(policy: policy.name),
+            keys: records,
             sinkRecords: try store.sinks(policy: policy.name),
             configuredSinks: sinks.map(\.identity),
             readableSinks: sinks.filter { $0 is any ReadableSink }.map(\.identity),

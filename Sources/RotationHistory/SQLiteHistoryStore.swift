@@ -358,31 +358,32 @@ public final class SQLiteHistoryStore: HistoryStore {
         buffer.append(UInt8(ascii: ";"))
     }
 
+    // The journal's reads run on every step of every pass: cached statements (compiled once per connection),
+    // not the query interface (which builds and authorizes the SQL on every call).
+
     public func activeRotation(policy: String) throws -> RotationRecord? {
         try run {
             try writer.read { db in
-                try RotationRecord.filter(Column("policy") == policy)
-                    .filter(
-                        ![
-                            RotationState.completed.rawValue, RotationState.failed.rawValue,
-                            RotationState.blocked.rawValue,
-                        ].contains(Column("state"))
-                    )
-                    .order(Column("startedAt").desc).fetchOne(db)
+                try RotationRecord.fetchOne(
+                    db.cachedStatement(
+                        sql: """
+                            SELECT * FROM rotations WHERE policy = ? AND state NOT IN ('completed', 'failed', 'blocked')
+                            ORDER BY startedAt DESC LIMIT 1
+                            """
+                    ),
+                    arguments: [policy]
+                )
             }
         }
     }
 
     public func rotation(id: String) throws -> RotationRecord? {
-        try run { try writer.read { db in try RotationRecord.fetchOne(db, key: id) } }
-    }
-
-    public func rotations(policy: String?, limit: Int) throws -> [RotationRecord] {
         try run {
             try writer.read { db in
-                var request = RotationRecord.order(Column("startedAt").desc).limit(limit)
-                if let policy { request = request.filter(Column("policy") == policy) }
-                return try request.fetchAll(db)
+                try RotationRecord.fetchOne(
+                    db.cachedStatement(sql: "SELECT * FROM rotations WHERE id = ?"),
+                    arguments: [id]
+                )
             }
         }
     }
@@ -390,7 +391,10 @@ public final class SQLiteHistoryStore: HistoryStore {
     public func keys(policy: String) throws -> [KeyRecord] {
         try run {
             try writer.read { db in
-                try KeyRecord.filter(Column("policy") == policy).order(Column("firstSeen")).fetchAll(db)
+                try KeyRecord.fetchAll(
+                    db.cachedStatement(sql: "SELECT * FROM keys WHERE policy = ? ORDER BY firstSeen"),
+                    arguments: [policy]
+                )
             }
         }
     }
@@ -398,14 +402,22 @@ public final class SQLiteHistoryStore: HistoryStore {
     public func sinks(policy: String) throws -> [SinkRecord] {
         try run {
             try writer.read { db in
-                try SinkRecord.filter(Column("policy") == policy).order(Column("sink")).fetchAll(db)
+                try SinkRecord.fetchAll(
+                    db.cachedStatement(sql: "SELECT * FROM sinks WHERE policy = ? ORDER BY sink"),
+                    arguments: [policy]
+                )
             }
         }
     }
 
     public func policyState(policy: String) throws -> PolicyState {
         try run {
-            try writer.read { db in try PolicyState.fetchOne(db, key: policy) } ?? PolicyState(policy: policy)
+            try writer.read { db in
+                try PolicyState.fetchOne(
+                    db.cachedStatement(sql: "SELECT * FROM policyState WHERE policy = ?"),
+                    arguments: [policy]
+                )
+            } ?? PolicyState(policy: policy)
         }
     }
 

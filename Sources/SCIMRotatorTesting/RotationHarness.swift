@@ -56,7 +56,12 @@ public final class MemorySink: DeliverySink {
     /// The next `count` deliveries fail.
     public func failNext(_ count: Int) { state.withLock { $0.failures = count } }
     /// Clears injected failures and crashes.
-    public func reset() { state.withLock { $0.failures = 0; $0.crashes = 0 } }
+    public func reset() {
+        state.withLock {
+            $0.failures = 0
+            $0.crashes = 0
+        }
+    }
     /// The next delivery succeeds, then the process "dies" before the tool records it.
     public func crashAfterNextDelivery() { state.withLock { $0.crashes = 1 } }
     public var delivered: [Delivery] { state.withLock { $0.delivered } }

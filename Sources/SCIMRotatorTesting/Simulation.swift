@@ -166,7 +166,9 @@ public struct Simulation: Sendable {
                 if let key = known[keyId], key.status == .disabled || key.expiresAt <= clock.now() { return }
                 if !excused {
                     watch.removals.withLock {
-                        $0.append("\(event.kind) of \(keyId), which \(held.joined(separator: ", ")) holds: \(event.reason ?? "")")
+                        $0.append(
+                            "\(event.kind) of \(keyId), which \(held.joined(separator: ", ")) holds: \(event.reason ?? "")"
+                        )
                     }
                 }
             }
@@ -244,7 +246,8 @@ public struct Simulation: Sendable {
                 let deleteOld = random.chance(0.3)
                 let request = RotationRequest(trigger: .emergency, reason: "leaked", deleteOld: deleteOld)
                 let result = await pass(request, &outcome)
-                return "rotate --emergency\(deleteOld ? " --delete-old" : ""): \(result.outcome) \(result.message.prefix(120))"
+                return
+                    "rotate --emergency\(deleteOld ? " --delete-old" : ""): \(result.outcome) \(result.message.prefix(120))"
             case 93..<96 where !zone.isEmpty:
                 let key = random.pick(zone)
                 let request = RotationRequest(trigger: .manual, reason: "operator", retire: [key.id])
@@ -274,7 +277,10 @@ public struct Simulation: Sendable {
             ]
             switch Int.random(in: 0..<6, using: &random) {
             case 0:
-                return ["action": random.pick(actions), "error": "InternalError", "times": Int.random(in: 1...4, using: &random)]
+                return [
+                    "action": random.pick(actions), "error": "InternalError",
+                    "times": Int.random(in: 1...4, using: &random),
+                ]
             case 1:
                 return [
                     "action": random.pick(actions), "error": tencent ? "RequestLimitExceeded" : "Throttling.User",
@@ -301,12 +307,16 @@ public struct Simulation: Sendable {
             let records = try h.store.keys(policy: h.policy.name)
             let byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
             let active = try h.store.activeRotation(policy: h.policy.name)
-            let ambiguous = try h.events(.rotationResumed).contains { $0.reason?.contains("cannot be told apart") == true }
+            let ambiguous = try h.events(.rotationResumed).contains {
+                $0.reason?.contains("cannot be told apart") == true
+            }
             let madeByAPI = h.emulator.keysMadeByAPI(zone: h.policy.zone)
             for key in zone where madeByAPI.contains(key.id) {
                 // Made by the tool's Create (console users seed theirs).
                 guard let record = byId[key.id] else {
-                    if active?.state != .creating { violations.append("key \(key.id), made by the tool, is not journaled") }
+                    if active?.state != .creating {
+                        violations.append("key \(key.id), made by the tool, is not journaled")
+                    }
                     continue
                 }
                 if record.role == .other, !ambiguous {
@@ -351,7 +361,9 @@ public struct Simulation: Sendable {
                     let inTheWay = h.zoneKeys.map(\.id).filter { $0 != current }
                     let request = RotationRequest(trigger: .manual, reason: "operator resolves", retire: inTheWay)
                     result = await pass(request, outcome: &outcome)
-                    outcome.log.append("settle \(round): rotate --retire \(inTheWay): \(result.outcome) \(result.message.prefix(160))")
+                    outcome.log.append(
+                        "settle \(round): rotate --retire \(inTheWay): \(result.outcome) \(result.message.prefix(160))"
+                    )
                 }
                 let violations = try await check(lastPass: result)
                 if !violations.isEmpty { return violations.map { "settling: \($0)" } }
@@ -378,7 +390,9 @@ public struct Simulation: Sendable {
             if current.fingerprint != nil {
                 for consumer in consumers {
                     guard let held = consumer.latest, held.keyId == key.id else {
-                        problems.append("\(consumer.name) holds \(consumer.latest?.keyId ?? "nothing"), not the current key \(key.id)")
+                        problems.append(
+                            "\(consumer.name) holds \(consumer.latest?.keyId ?? "nothing"), not the current key \(key.id)"
+                        )
                         continue
                     }
                     if await !h.scimAccepts(held.secret) { problems.append("SCIM refuses what \(consumer.name) holds") }

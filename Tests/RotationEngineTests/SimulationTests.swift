@@ -19,11 +19,11 @@ struct SimulationTests {
     @Test("every invariant holds after every step of every seed")
     func simulate() async throws {
         let seeds = Self.seeds
-        let steps = ProcessInfo.processInfo.environment["SCIM_ROTATOR_SIMULATION_STEPS"].flatMap(Int.init) ?? 60
+        let steps = ProcessInfo.processInfo.environment["SCIM_ROTATOR_SIMULATION_STEPS"].flatMap(Int.init) ?? 40
         let outcomes = try await withThrowingTaskGroup(of: Simulation.Outcome.self) { group in
             var outcomes: [Simulation.Outcome] = []
             var pending = seeds[...]
-            for _ in 0..<min(2, pending.count) {
+            for _ in 0..<min(4, pending.count) {
                 let seed = pending.removeFirst()
                 group.addTask { try await Simulation(seed: seed, steps: steps).run() }
             }
