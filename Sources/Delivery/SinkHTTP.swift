@@ -68,7 +68,9 @@ struct SinkHTTP: Sendable {
 
     /// `base` + path segments, each percent-encoded.
     static func url(_ base: URL, _ segments: [String], query: [URLQueryItem] = []) -> URL {
-        var components = URLComponents(url: base, resolvingAgainstBaseURL: false)!
+        // Never a crash on odd input: without components, each segment is appended (and escaped) by URL itself.
+        let appended = segments.reduce(base) { $0.appendingPathComponent($1) }
+        guard var components = URLComponents(url: base, resolvingAgainstBaseURL: false) else { return appended }
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove(charactersIn: "/")
         let prefix =
@@ -78,7 +80,7 @@ struct SinkHTTP: Sendable {
             prefix + "/"
             + segments.map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0 }.joined(separator: "/")
         components.queryItems = query.isEmpty ? nil : query
-        return components.url!
+        return components.url ?? appended
     }
 
     /// Whether 403/401 mean "this identity may not do that": a hint for the operator.

@@ -8,6 +8,7 @@ import RotationEngine
 import RotationHistory
 import RotationPolicy
 import SCIMRotatorCore
+import Synchronization
 import UnixSignals
 
 extension SCIMRotator {
@@ -45,6 +46,8 @@ extension SCIMRotator {
 
         var httpAddress: String? { http ?? ProcessInfo.processInfo.environment["SCIM_ROTATOR_HTTP"] }
 
+        var resyncSpan: TimeSpan { TimeSpan(parsing: resync) ?? .hours(1) }
+
         func validate() throws {
             guard let span = TimeSpan(parsing: resync), span.seconds >= 60 else {
                 throw ValidationError("--resync \(resync): a duration of at least 1m, like 1h or 30m")
@@ -57,7 +60,11 @@ extension SCIMRotator {
 
         func run() async throws {
             let logger = common.logger(defaultLevel: .info)
-            _ = try common.loadPolicies()
+            let policies = DaemonPolicies(
+                directory: common.policiesDirectory,
+                initial: try common.loadPolicies(),
+                logger: logger
+            )
             let lockPath = PolicyLocks.daemonPath(database: common.databasePath)
             let lock: FileLock
             switch try FileLock.acquire(path: lockPath) {
@@ -91,12 +98,11 @@ extension SCIMRotator {
                 observability = server
             }
             let wiring = try common.wiring(store: store, logger: logger, shutdown: shutdown)
-            let common = self.common
             let scheduler = Scheduler(
-                configuration: .init(concurrency: concurrency, resync: TimeSpan(parsing: resync)!.timeInterval),
+                configuration: .init(concurrency: concurrency, resync: resyncSpan.timeInterval),
                 clock: wiring.clock,
                 logger: logger,
-                loadPolicies: { try PolicyLoader.loadDirectory(common.policiesDirectory) },
+                loadPolicies: { try policies.load() },
                 runPass: { await wiring.pass($0) },
                 onTick: { tick in health.tick(at: tick.at, nextWake: tick.nextWake, policies: tick.policies) }
             )
@@ -117,5 +123,40 @@ extension SCIMRotator {
             await wiring.notifier?.drain(timeout: 10)
             await observability?.stop()
         }
+    }
+}
+
+/// The daemon's policies across reloads (SIGHUP): one invalid file never stops the others. A file that is invalid
+/// now keeps running in its last good version, and the log names the file and the problem.
+final class DaemonPolicies: Sendable {
+    let directory: String
+    let logger: Logger
+    private let current: Mutex<[Policy]>
+
+    init(directory: String, initial: [Policy], logger: Logger) {
+        self.directory = directory
+        self.logger = logger
+        self.current = Mutex(initial)
+    }
+
+    func load() throws -> [Policy] {
+        let reload = try PolicyLoader.reload(directory: directory, previous: current.withLock { $0 })
+        for problem in reload.problems {
+            for file in Set(problem.issues.map(\.file)).sorted() {
+                let kept = reload.kept.contains(file)
+                logger.error(
+                    kept
+                        ? "policy file invalid; its last good version keeps running"
+                        : "policy file invalid; it is not loaded",
+                    metadata: [
+                        "file": "\(file)",
+                        "error":
+                            "\(problem.issues.filter { $0.file == file }.map(\.description).joined(separator: "; "))",
+                    ]
+                )
+            }
+        }
+        current.withLock { $0 = reload.policies }
+        return reload.policies
     }
 }

@@ -57,6 +57,13 @@ public struct Wiring: Sendable {
         } catch {
             throw PolicySetupError(description: "policy \(policy.name) (\(policy.file)): \(error)")
         }
+        // `policy check` rejects such a region; this guards policies built any other way.
+        if let region = policy.region, !CloudRegion.isValid(region) {
+            throw PolicySetupError(
+                description:
+                    "policy \(policy.name) (\(policy.file)): region `\(region)` is not a region id, e.g. \(CloudRegion.example(for: policy.provider))"
+            )
+        }
         switch policy.provider {
         case .tencent:
             let configuration = TencentCICConfiguration(

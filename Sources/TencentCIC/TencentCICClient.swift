@@ -221,7 +221,7 @@ public struct TencentCICClient: Sendable {
             ("X-TC-Timestamp", String(timestamp)),
             ("X-TC-Version", TencentCICConfiguration.version),
         ]
-        if let region = configuration.region, !region.isEmpty { headers.append(("X-TC-Region", region)) }
+        if let region = configuration.region, CloudRegion.isValid(region) { headers.append(("X-TC-Region", region)) }
         if let language = configuration.language { headers.append(("X-TC-Language", language)) }
         if let token = credentials.token { headers.append(("X-TC-Token", token.reveal())) }
         let signature = TC3Signer.sign(

@@ -121,3 +121,22 @@ struct ExecHardeningTests {
         }
     }
 }
+
+@Suite("Kubernetes in-cluster settings from the environment")
+struct KubernetesEnvironmentTests {
+    @Test(
+        "a malformed KUBERNETES_SERVICE_HOST or PORT is an error, not a crash",
+        arguments: [("10.0.0.1", "x443"), ("10.0.0.1", "99999"), ("evil.example/x#", "443"), ("a b", "443")]
+    )
+    func malformed(host: String, port: String) throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sa-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try "token".write(toFile: directory + "/token", atomically: true, encoding: .utf8)
+        #expect(throws: KubernetesSink.ConnectionError.self) {
+            _ = try KubernetesSink.inCluster(
+                environment: ["KUBERNETES_SERVICE_HOST": host, "KUBERNETES_SERVICE_PORT": port],
+                directory: directory
+            )
+        }
+    }
+}

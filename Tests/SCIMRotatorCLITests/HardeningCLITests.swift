@@ -96,3 +96,113 @@ struct ProcessHardeningTests {
         )
     }
 }
+
+extension EmulatorChild {
+    /// Both clouds' access keys, as the policies' default variables name them.
+    var bothClouds: [String: String] {
+        let alibaba = info["alibaba"] as? [String: Any] ?? [:]
+        return environment.merging([
+            "ALIBABA_CLOUD_ACCESS_KEY_ID": alibaba["accessKeyId"] as? String ?? "",
+            "ALIBABA_CLOUD_ACCESS_KEY_SECRET": alibaba["accessKeySecret"] as? String ?? "",
+        ]) { _, new in new }
+    }
+}
+
+@Suite("Hardening: policy values that used to crash", .serialized)
+struct PolicyValueCLITests {
+    func alibabaPolicy(_ work: Workspace, _ emulator: EmulatorChild, region: String?) -> String {
+        """
+        provider: alibaba
+        zone: d-demo00000001
+        endpoint: \(emulator.url)
+        \(region.map { "region: \"\($0)\"" } ?? "")
+        deliver:
+          - file: {path: \(work.path)/out/alibaba.token}
+        """
+    }
+
+    @Test(
+        "region: \"cn shanghai\" is refused by policy check, plan, status and reconcile, with the fix; nothing crashes"
+    )
+    func badRegion() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        try alibabaPolicy(work, emulator, region: "cn shanghai").write(
+            toFile: work.policies + "/ali.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        for command in [["policy", "check"], ["plan"], ["status"], ["reconcile"]] {
+            let output = try CLI.run(command + work.common, environment: emulator.bothClouds)
+            #expect(output.status == 1 || output.status == 2, "\(command): \(output.status) \(output.stderr)")
+            #expect(
+                output.stderr.contains("ali.yaml:4: region: `cn shanghai` is not a region id"),
+                "\(command): \(output.stderr)"
+            )
+        }
+    }
+
+    @Test("policy check warns when an Alibaba policy names no region")
+    func impliedRegion() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        try "provider: alibaba\nzone: d-demo00000001\ndeliver:\n  - file: {path: \(work.path)/out/a.token}\n".write(
+            toFile: work.policies + "/ali.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        let output = try CLI.run(["policy", "check"] + work.common, environment: emulator.bothClouds)
+        #expect(output.status == 0, "\(output.stderr)")
+        #expect(
+            output.stdout.contains("warning: \(work.policies)/ali.yaml: region: not set, so cn-shanghai is assumed"),
+            "\(output.stdout)"
+        )
+    }
+
+    @Test(
+        "SIGHUP with an invalid file: the daemon lives, the other zones run, the bad file keeps its last good version"
+    )
+    func reloadKeepsRunning() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        let (daemon, _, err) = CLI.process(["daemon"] + work.common, environment: emulator.bothClouds)
+        try daemon.run()
+        defer {
+            if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
+        }
+        var log = ""
+        #expect(readUntil(err, "rotation.completed", log: &log), "\(log)")
+        // A new file with a region that used to crash the daemon at its first pass.
+        try alibabaPolicy(work, emulator, region: "cn shanghai").write(
+            toFile: work.policies + "/other.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        kill(daemon.processIdentifier, SIGHUP)
+        #expect(readUntil(err, "it is not loaded", log: &log), "\(log)")
+        #expect(log.contains("other.yaml"))
+        // The running policy breaks, and a new valid one appears: the first keeps its last good version.
+        try "provider: tencent\nzone: z-demo00000001\nregion: \"x y\"\n".write(
+            toFile: work.policies + "/test.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        try alibabaPolicy(work, emulator, region: "cn-shanghai").write(
+            toFile: work.policies + "/fine.yaml",
+            atomically: true,
+            encoding: .utf8
+        )
+        kill(daemon.processIdentifier, SIGHUP)
+        #expect(readUntil(err, "last good version keeps running", log: &log), "\(log)")
+        #expect(readUntil(err, "policies=2", log: &log), "\(log)")
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: work.path + "/out/alibaba.token"), Date() < deadline {
+            usleep(100_000)
+        }
+        #expect(FileManager.default.fileExists(atPath: work.path + "/out/alibaba.token"), "the new policy ran")
+        #expect(daemon.isRunning)
+        daemon.terminate()
+        daemon.waitUntilExit()
+        #expect(daemon.terminationReason == .exit && daemon.terminationStatus == 0, "\(log)")
+    }
+}
