@@ -235,8 +235,9 @@ public struct AlibabaCloudSSOClient: Sendable {
 
     /// The exact request sent for `action`: public so tests can compare it with the SDK's vectors.
     public func signedRequest(action: String, parameters: [String: String], date: Date, nonce: String) -> HTTPRequest {
+        let endpoint = HTTPRequest.withoutDefaultPort(configuration.endpoint)
         var headers: [(name: String, value: String)] = [
-            ("host", HTTPRequest.hostHeader(for: configuration.endpoint)),
+            ("host", HTTPRequest.hostHeader(for: endpoint)),
             ("x-acs-action", action),
             ("x-acs-version", AlibabaCloudSSOConfiguration.version),
             ("x-acs-date", date.formatted(Date.ISO8601FormatStyle())),
@@ -255,12 +256,12 @@ public struct AlibabaCloudSSOClient: Sendable {
         )
         headers.append(("Authorization", signature.authorization))
         headers.append(("accept", "application/json"))
-        var components = URLComponents(url: configuration.endpoint, resolvingAgainstBaseURL: false)
+        var components = URLComponents(url: endpoint, resolvingAgainstBaseURL: false)
         components?.path = "/"
         components?.percentEncodedQuery = parameters.isEmpty ? nil : ACSSigner.canonicalQuery(parameters)
         return HTTPRequest(
             method: "POST",
-            url: components?.url ?? configuration.endpoint,
+            url: components?.url ?? endpoint,
             headers: headers,
             body: Data(),
             timeout: configuration.timeout

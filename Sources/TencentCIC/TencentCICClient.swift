@@ -211,12 +211,13 @@ public struct TencentCICClient: Sendable {
 
     /// The exact request the client sends for `action` at `timestamp`: public so tests can compare it with the SDK's.
     public func signedRequest(action: String, body: Data, timestamp: Int64) -> HTTPRequest {
-        var components = URLComponents(url: configuration.endpoint, resolvingAgainstBaseURL: false)
+        let endpoint = HTTPRequest.withoutDefaultPort(configuration.endpoint)
+        var components = URLComponents(url: endpoint, resolvingAgainstBaseURL: false)
         components?.path = "/"
-        let url = components?.url ?? configuration.endpoint
+        let url = components?.url ?? endpoint
         var headers: [(name: String, value: String)] = [
             ("Content-Type", "application/json"),
-            ("Host", HTTPRequest.hostHeader(for: configuration.endpoint)),
+            ("Host", HTTPRequest.hostHeader(for: url)),
             ("X-TC-Action", action),
             ("X-TC-Timestamp", String(timestamp)),
             ("X-TC-Version", TencentCICConfiguration.version),

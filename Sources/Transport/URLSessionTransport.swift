@@ -26,7 +26,8 @@ public final class URLSessionTransport: HTTPTransport {
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        var urlRequest = URLRequest(url: request.url)
+        // The URL without an explicit default port: libcurl then sends exactly HTTPRequest.hostHeader(for:).
+        var urlRequest = URLRequest(url: HTTPRequest.withoutDefaultPort(request.url))
         urlRequest.httpMethod = request.method
         urlRequest.timeoutInterval = request.timeout
         for header in request.headers where header.name.lowercased() != "host" {

@@ -75,3 +75,20 @@ struct AlibabaRegionTests {
         #expect(implied.endpoint.absoluteString == "https://cloudsso.cn-shanghai.aliyuncs.com")
     }
 }
+
+@Suite("Alibaba: an explicit default port")
+struct AlibabaDefaultPortTests {
+    @Test("the signed host drops a default port, as the request URL does")
+    func signedHost() throws {
+        let client = AlibabaCloudSSOClient(
+            configuration: AlibabaCloudSSOConfiguration(
+                endpoint: URL(string: "https://cloudsso.cn-shanghai.aliyuncs.com:443")
+            ),
+            credentials: CloudCredentials(accessKeyId: "LTAI5tEXAMPLE", secret: Secret("example")),
+            transport: URLSessionTransport()
+        )
+        let request = client.signedRequest(action: "ListDirectories", parameters: [:], date: Date(), nonce: "n")
+        #expect(request.header("host") == "cloudsso.cn-shanghai.aliyuncs.com")
+        #expect(request.url.port == nil)
+    }
+}
