@@ -34,10 +34,16 @@ extension SCIMRotator {
         @Option(help: "Only this policy.")
         var policy: String?
 
-        @Option(help: "From this time on (ISO 8601, date, or 7d for seven days ago).")
+        @Option(
+            parsing: .unconditional,
+            help: ArgumentHelp(
+                "From this time on (ISO 8601, date, or 7d or -7d for seven days ago).",
+                valueName: "time"
+            )
+        )
         var since: String?
 
-        @Option(help: "Before this time.")
+        @Option(parsing: .unconditional, help: ArgumentHelp("Before this time (same forms).", valueName: "time"))
         var until: String?
 
         @Option(help: "Only events of this kind (repeatable), e.g. rotation.completed.")

@@ -206,3 +206,28 @@ struct PolicyValueCLITests {
         #expect(daemon.terminationReason == .exit && daemon.terminationStatus == 0, "\(log)")
     }
 }
+
+@Suite("Hardening: the command line", .serialized)
+struct ArgumentHardeningTests {
+    @Test("plan --at -1d (as its help shows) plans for the past; history --since -7d reads back")
+    func negativeDurations() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        let plan = try CLI.run(["plan", "--at", "-1d"] + work.common, environment: emulator.environment)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.contains("POLICY"), "\(plan.stdout)")
+        let history = try CLI.run(["history", "--since", "-7d", "--format", "csv"] + work.common)
+        #expect(history.status == 0, "\(history.stderr)")
+        #expect(history.stdout.contains("rotation.completed"))
+        #expect(try CLI.run(["plan", "--help"]).stdout.contains("-1d"))
+    }
+
+    @Test("emulator --port out of range is refused, not silently moved", arguments: ["99999", "65536", "-1"])
+    func emulatorPort(port: String) throws {
+        let output = try CLI.run(["emulator", "--port", port])
+        #expect(output.status != 0)
+        #expect(output.stderr.contains("--port"), "\(output.stderr)")
+        #expect(!output.stdout.contains("\"url\""), "it must not start")
+    }
+}
