@@ -197,7 +197,10 @@ let package = Package(
         ),
         .testTarget(
             name: "RotationHistoryTests",
-            dependencies: ["RotationHistory", "SCIMRotatorCore"],
+            dependencies: [
+                "RotationHistory", "SCIMRotatorCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -212,7 +215,7 @@ let package = Package(
         .testTarget(
             name: "SCIMRotatorCLITests",
             dependencies: [
-                "scim-rotator", "RotationHistory", .product(name: "Crypto", package: "swift-crypto"),
+                "scim-rotator", "RotationHistory", "SCIMRotatorCore", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
