@@ -21,7 +21,8 @@ extension SCIMRotator {
                 period or deleteAfter ends, a retry after a failure, or the periodic --resync), never polling. Due \
                 policies run concurrently (--concurrency); each zone's steps run strictly in order.
 
-                Signals: SIGHUP reloads the policies (a broken file keeps the old set and logs why); SIGTERM and \
+                Signals: SIGHUP reloads the policies (a file that is invalid now keeps running in its last good \
+                version, and the log names the file and why; the other files load as they are); SIGTERM and \
                 SIGINT finish the current step and exit 0 (a rotation that already created its key runs on to \
                 promotion, so no secret is lost). A second daemon on the same database refuses to start.
                 """
@@ -44,6 +45,16 @@ extension SCIMRotator {
         )
         var http: String?
 
+        @Option(
+            name: .customLong("audit-head-interval"),
+            help: ArgumentHelp(
+                "Log and export the audit head (SEQ:HASH) this often (e.g. 1h, 15m).",
+                discussion: "Ship it off the machine; `audit verify --anchor SEQ:HASH` later proves nothing was cut.",
+                valueName: "duration"
+            )
+        )
+        var auditHeadInterval: String = "1h"
+
         var httpAddress: String? { http ?? ProcessInfo.processInfo.environment["SCIM_ROTATOR_HTTP"] }
 
         var resyncSpan: TimeSpan { TimeSpan(parsing: resync) ?? .hours(1) }
@@ -53,6 +64,9 @@ extension SCIMRotator {
                 throw ValidationError("--resync \(resync): a duration of at least 1m, like 1h or 30m")
             }
             guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+            guard let head = TimeSpan(parsing: auditHeadInterval), head.seconds >= 1 else {
+                throw ValidationError("--audit-head-interval \(auditHeadInterval): a duration of at least 1s, like 1h")
+            }
             if let address = httpAddress, ObservabilityServer.parse(address) == nil {
                 throw ValidationError("--http \(address): write HOST:PORT, e.g. 127.0.0.1:9464")
             }
@@ -119,6 +133,13 @@ extension SCIMRotator {
                 }
             }
             defer { forward.cancel() }
+            let reporter = AuditHeadReporter(
+                interval: (TimeSpan(parsing: auditHeadInterval) ?? .hours(1)).timeInterval,
+                logger: logger,
+                head: { try store.head() }
+            )
+            let heads = Task { await reporter.run() }
+            defer { heads.cancel() }
             try await scheduler.run(signals: signals)
             await wiring.notifier?.drain(timeout: 10)
             await observability?.stop()

@@ -1,5 +1,7 @@
 import Foundation
+import GRDB
 import RotationHistory
+import SCIMRotatorCore
 import Testing
 
 #if canImport(Glibc)
@@ -229,5 +231,266 @@ struct ArgumentHardeningTests {
         #expect(output.status != 0)
         #expect(output.stderr.contains("--port"), "\(output.stderr)")
         #expect(!output.stdout.contains("\"url\""), "it must not start")
+    }
+}
+
+/// Runs the CLI as an unprivileged user when this process is root (root ignores file permissions); nil when that is
+/// not possible here.
+func unprivileged(_ arguments: [String]) -> [String]? {
+    guard getuid() == 0 else { return arguments }
+    let setpriv = "/usr/bin/setpriv"
+    guard FileManager.default.isExecutableFile(atPath: setpriv) else { return nil }
+    return [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] + arguments
+}
+
+func runProgram(_ arguments: [String], environment: [String: String] = [:]) throws -> CLI.Output {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: arguments[0])
+    process.arguments = Array(arguments.dropFirst())
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CLI.Output(
+        status: process.terminationStatus,
+        stdout: String(decoding: stdout, as: UTF8.self),
+        stderr: String(decoding: stderr, as: UTF8.self)
+    )
+}
+
+func fileMode(_ path: String) -> Int? {
+    (try? FileManager.default.attributesOfItem(atPath: path)[.posixPermissions]) as? Int
+}
+
+@Suite("Hardening: the files and the audit trail", .serialized)
+struct AuditTrailHardeningTests {
+    static func head(_ output: String) -> (seq: Int, hash: String)? {
+        guard let line = output.split(separator: "\n").first(where: { $0.hasPrefix("head ") }) else { return nil }
+        let parts = line.split(separator: " ")
+        guard parts.count == 3, let seq = Int(parts[1]) else { return nil }
+        return (seq, String(parts[2]))
+    }
+
+    @Test("audit verify prints the head; --anchor finds a truncated tail and a rewritten record")
+    func anchors() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        let before = try CLI.run(["audit", "verify"] + work.common)
+        #expect(before.status == 0, "\(before.stderr)")
+        let anchor = try #require(Self.head(before.stdout), "\(before.stdout)")
+        #expect(anchor.hash.count == 64 && anchor.hash.allSatisfy(\.isHexDigit))
+        #expect(try CLI.run(["audit", "verify", "--anchor", "\(anchor.seq):\(anchor.hash)"] + work.common).status == 0)
+        // A whole emergency rotation, then its records deleted: the chain alone still verifies.
+        let emergency = try CLI.run(
+            ["rotate", "test", "--emergency", "--reason", "leak"] + work.common,
+            environment: emulator.environment
+        )
+        #expect(emergency.status == 0, "\(emergency.stderr)")
+        let after = try #require(Self.head(try CLI.run(["audit", "verify"] + work.common).stdout))
+        #expect(after.seq > anchor.seq)
+        let store = try SQLiteHistoryStore(path: work.db)
+        try store.unsafeExecute("DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq > \(anchor.seq)")
+        #expect(try CLI.run(["audit", "verify"] + work.common).status == 0, "a chain cannot see its lost tail")
+        let cut = try CLI.run(["audit", "verify", "--anchor", "\(after.seq):\(after.hash)"] + work.common)
+        #expect(cut.status == 1)
+        #expect(cut.stderr.contains("record #\(after.seq) no longer exists"), "\(cut.stderr)")
+        // A record rewritten, chain hashes recomputed from there on: the anchor's hash no longer matches.
+        let wrong = String(repeating: "0", count: 64)
+        let mismatch = try CLI.run(["audit", "verify", "--anchor", "\(anchor.seq):\(wrong)"] + work.common)
+        #expect(mismatch.status == 1 && mismatch.stderr.contains("does not match"), "\(mismatch.stderr)")
+        let malformed = try CLI.run(["audit", "verify", "--anchor", "12"] + work.common)
+        #expect(malformed.status != 0 && malformed.stderr.contains("SEQ:HASH"), "\(malformed.stderr)")
+    }
+
+    @Test("a damaged page fails audit verify; reconcile and rotate refuse to write to it")
+    func damagedPage() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        do {
+            let store = try SQLiteHistoryStore(path: work.db)
+            for index in 0..<300 {
+                try store.commit(
+                    JournalWrite(events: [
+                        NewEvent(
+                            policy: "other",
+                            provider: .tencent,
+                            zone: "z-aaaaaaaaaaaa",
+                            kind: .syncEnabled,
+                            actor: .manual,
+                            reason: String(repeating: "x", count: 200) + "\(index)"
+                        )
+                    ]),
+                    at: Date()
+                )
+            }
+        }
+        #expect(try CLI.run(["audit", "verify"] + work.common).status == 0)
+        try DatabaseQueue(path: work.db).writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+        let size = try #require(try FileManager.default.attributesOfItem(atPath: work.db)[.size] as? Int)
+        let handle = try #require(FileHandle(forUpdatingAtPath: work.db))
+        try handle.seek(toOffset: UInt64(size - 4_096))
+        try handle.write(contentsOf: Data(repeating: 0xEE, count: 16))
+        try handle.close()
+        let damaged = BadInputTests.digest(work.db)
+        let audit = try CLI.run(["audit", "verify"] + work.common)
+        #expect(audit.status == 1, "\(audit.stdout) \(audit.stderr)")
+        #expect(audit.stderr.contains("integrity check failed"), "\(audit.stderr)")
+        for command in [["reconcile"], ["rotate", "test"]] {
+            let output = try CLI.run(command + work.common, environment: emulator.environment)
+            #expect(output.status == 3, "\(command): \(output.status) \(output.stderr)")
+            #expect(output.stderr.contains("quick check"), "\(command): \(output.stderr)")
+        }
+        #expect(BadInputTests.digest(work.db) == damaged, "nothing was written")
+    }
+
+    @Test("--db pointing at another application's SQLite file: refused, and not a byte added")
+    func foreignDatabase() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        let foreign = work.path + "/app.db"
+        let created = try runProgram([
+            "/usr/bin/env", "python3", "-c",
+            "import sqlite3; c = sqlite3.connect('\(foreign)'); c.execute('create table orders (id integer primary key)'); c.commit()",
+        ])
+        try #require(created.status == 0, "\(created.stderr)")
+        let before = BadInputTests.digest(foreign)
+        for command in [["reconcile"], ["history"], ["audit", "verify"], ["status"]] {
+            let output = try CLI.run(
+                command + ["--policies", work.policies, "--db", foreign],
+                environment: emulator.environment
+            )
+            #expect(output.status == 3, "\(command): \(output.status) \(output.stderr)")
+            #expect(
+                output.stderr.contains("another application's SQLite database (tables: orders)"),
+                "\(output.stderr)"
+            )
+        }
+        #expect(BadInputTests.digest(foreign) == before)
+    }
+
+    @Test("the database, its -wal and -shm, and the lock files are private to the service user")
+    func fileModes() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        let (daemon, _, err) = CLI.process(["daemon"] + work.common, environment: emulator.environment)
+        try daemon.run()
+        defer {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        var log = ""
+        #expect(readUntil(err, "rotation.completed", log: &log), "\(log)")
+        for file in [work.db, work.db + "-wal", work.db + "-shm", work.db + ".lock", work.db + ".locks/test.lock"] {
+            #expect(fileMode(file) == 0o600, "\(file): \(String(fileMode(file) ?? 0, radix: 8))")
+        }
+        #expect(fileMode(work.db + ".locks") == 0o700)
+    }
+
+    @Test("a symlink to the same database takes the same locks: no second daemon, no concurrent rotation")
+    func symlinkedDatabase() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        let link = work.path + "/link.sqlite"
+        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: work.db)
+        let viaLink = ["--policies", work.policies, "--db", link]
+        let (daemon, _, err) = CLI.process(["daemon"] + work.common, environment: emulator.environment)
+        try daemon.run()
+        var log = ""
+        #expect(readUntil(err, "scheduler started", log: &log), "\(log)")
+        let second = try CLI.run(["daemon"] + viaLink, environment: emulator.environment)
+        daemon.terminate()
+        daemon.waitUntilExit()
+        #expect(second.status == 1 && second.stderr.contains("already running"), "\(second.stderr)")
+        // Another process works on the policy (its lock, by the real path): a rotation through the link waits.
+        let fd = open(work.db + ".locks/test.lock", O_RDWR | O_CREAT, 0o600)
+        #expect(flock(fd, LOCK_EX | LOCK_NB) == 0)
+        defer { close(fd) }
+        let rotate = try CLI.run(
+            ["rotate", "test"] + viaLink,
+            environment: emulator.environment.merging(["SCIM_ROTATOR_LOCK_WAIT": "0.2"]) { _, new in new }
+        )
+        #expect(rotate.status == 1 && rotate.stdout.contains("another scim-rotator is working"), "\(rotate.stdout)")
+    }
+
+    @Test("a read-only copy (a backup, a snapshot) can be read: history, audit verify, status")
+    func readOnlyCopy() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        let snapshot = work.path + "/snapshot"
+        try FileManager.default.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: work.db, toPath: snapshot + "/h.sqlite")
+        chmod(snapshot + "/h.sqlite", 0o444)
+        chmod(snapshot, 0o555)
+        chmod(work.policies, 0o755)
+        chmod(work.path, 0o755)
+        defer { chmod(snapshot, 0o755) }
+        let common = ["--policies", work.policies, "--db", snapshot + "/h.sqlite"]
+        for command in [["history"], ["audit", "verify"], ["status"]] {
+            guard let arguments = unprivileged([CLI.binary] + command + common) else { return }
+            let output = try runProgram(arguments, environment: emulator.environment)
+            #expect(output.status == 0, "\(command): \(output.status) \(output.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: snapshot + "/h.sqlite-shm"), "nothing was created beside it")
+    }
+
+    @Test("--event key.deleted also shows keys retired (deleted) at the limit")
+    func deletions() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        for _ in 0..<2 {
+            let rotate = try CLI.run(["rotate", "test"] + work.common, environment: emulator.environment)
+            #expect(rotate.status == 0, "\(rotate.stdout) \(rotate.stderr)")
+        }
+        let all = try CLI.run(["history", "--format", "csv"] + work.common)
+        try #require(all.stdout.contains("key.retired"), "\(all.stdout)")
+        let deleted = try CLI.run(["history", "--event", "key.deleted", "--format", "csv"] + work.common)
+        #expect(deleted.stdout.contains("key.retired"), "\(deleted.stdout)")
+        #expect(!deleted.stdout.contains("key.created"))
+        #expect(try CLI.run(["history", "--help"]).stdout.contains("Every deletion"))
+    }
+
+    @Test("the daemon logs the audit head periodically and exports it on /metrics")
+    func daemonHead() throws {
+        let emulator = try EmulatorChild()
+        let work = try Workspace(emulator: emulator)
+        let (daemon, _, err) = CLI.process(
+            ["daemon", "--http", "127.0.0.1:0", "--audit-head-interval", "1s"] + work.common,
+            environment: emulator.environment
+        )
+        try daemon.run()
+        defer {
+            daemon.terminate()
+            daemon.waitUntilExit()
+        }
+        var log = ""
+        #expect(readUntil(err, "rotation.completed", log: &log), "\(log)")
+        #expect(readUntil(err, "audit head", log: &log), "\(log)")
+        #expect(log.range(of: "anchor=[0-9]+:[0-9a-f]{64}", options: .regularExpression) != nil, "\(log)")
+        let address = try #require(
+            log.range(of: "address=127\\.0\\.0\\.1:[0-9]+", options: .regularExpression).map {
+                String(log[$0].dropFirst("address=".count))
+            }
+        )
+        sleep(2)
+        let metrics = CLI.get("http://\(address)/metrics")
+        #expect(metrics.body.contains("scim_rotator_audit_head_sequence"), "\(metrics.body)")
+        #expect(
+            metrics.body.range(
+                of: "scim_rotator_audit_head_info\\{.*hash=\"[0-9a-f]{64}\"",
+                options: .regularExpression
+            ) != nil
+        )
     }
 }
