@@ -309,13 +309,15 @@ public struct AlibabaCloudSSOClient: Sendable {
     }
 
     static func redactedBody(_ body: Data, secrets: [Secret]) -> String {
-        String(decoding: body.prefix(4_096), as: UTF8.self)
+        // Cut after redacting, so that a secret on the cut cannot survive in part.
+        let text = String(decoding: body.prefix(65_536), as: UTF8.self)
             .replacingOccurrences(
                 of: #""CredentialSecret"\s*:\s*"[^"]*""#,
                 with: #""CredentialSecret":"<redacted>""#,
                 options: .regularExpression
             )
             .redacting(secrets)
+        return String(text.prefix(4_096))
     }
 
     /// Maps a CloudSSO / POP gateway error code to the kind the rotation reasons about (reference §2, §3).

@@ -72,8 +72,11 @@ public struct ExecSink: DeliverySink {
             inputProblem = program.writeInput(Data(secret.reveal().utf8))
             outcome = await program.exit(timeout: timeout)
         }
-        let tail = String(decoding: (await program.errorOutput()).suffix(400), as: UTF8.self)
-            .redacting([secret]).trimmingCharacters(in: .whitespacesAndNewlines)
+        // Redacted before it is cut to its end, so that a secret on the cut cannot survive in part.
+        let tail = String(
+            String(decoding: await program.errorOutput(), as: UTF8.self).redacting([secret])
+                .trimmingCharacters(in: .whitespacesAndNewlines).suffix(400)
+        )
         let said = tail.isEmpty ? "" : ": \(tail)"
         switch outcome {
         case .exited(0):

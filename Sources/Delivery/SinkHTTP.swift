@@ -52,8 +52,9 @@ struct SinkHTTP: Sendable {
 
     /// A failure for an unexpected reply: status, and the service's own error text, scrubbed.
     func failure(_ what: String, _ reply: Reply, hint: String? = nil) -> DeliveryError {
-        var text = String(decoding: reply.body.prefix(600), as: UTF8.self).redacting(secrets)
-        text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Redacted before it is cut, so that a secret on the cut cannot survive in part.
+        var text = String(decoding: reply.body.prefix(65_536), as: UTF8.self).redacting(secrets)
+        text = String(text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(600))
         var message = "\(what): HTTP \(reply.status)"
         if !text.isEmpty { message += " \(text)" }
         if let hint { message += "; \(hint)" }

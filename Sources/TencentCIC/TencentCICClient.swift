@@ -314,13 +314,14 @@ public struct TencentCICClient: Sendable {
 
     /// The reply body for an error message: bounded, with CredentialSecret values and known secrets removed.
     static func redactedBody(_ body: Data, secrets: [Secret]) -> String {
-        var text = String(decoding: body.prefix(4_096), as: UTF8.self)
+        var text = String(decoding: body.prefix(65_536), as: UTF8.self)
         text = text.replacingOccurrences(
             of: #""CredentialSecret"\s*:\s*"[^"]*""#,
             with: #""CredentialSecret":"<redacted>""#,
             options: .regularExpression
         )
-        return text.redacting(secrets)
+        // Cut after redacting, so that a secret on the cut cannot survive in part.
+        return String(text.redacting(secrets).prefix(4_096))
     }
 
     /// Maps a CIC error code to the kind the rotation reasons about (reference §3 and §1).

@@ -109,6 +109,34 @@ struct ExecHardeningTests {
         #expect(lines[1] != String(getpgrp()))
     }
 
+    @Test("stderr echoing the key URL-encoded, JSON-escaped or in base64 never reaches the error message")
+    func encodedEcho() async throws {
+        let python = "/usr/bin/python3"
+        try #require(FileManager.default.isExecutableFile(atPath: python))
+        let program = try script(
+            "echo.sh",
+            """
+            exec \(python) -c 'import sys, json, base64, urllib.parse
+            s = sys.stdin.read()
+            print("rejected:", urllib.parse.quote(s, safe=""), urllib.parse.quote_plus(s), json.dumps({"token": s}),
+                  base64.b64encode(s.encode()).decode(), base64.b64encode(("user:" + s).encode()).decode(), file=sys.stderr)
+            sys.exit(2)'
+            """
+        )
+        let value = secret.reveal()
+        var unreserved = CharacterSet.alphanumerics
+        unreserved.insert(charactersIn: "-._~")
+        let encoded = [
+            value.addingPercentEncoding(withAllowedCharacters: unreserved) ?? value,
+            value.replacingOccurrences(of: "/", with: "\\/"),
+            Data(value.utf8).base64EncodedString(),
+            String(Data("user:\(value)".utf8).base64EncodedString().dropFirst(8).prefix(40)),
+        ]
+        await expectDeliveryError("exited with 2", secrets: encoded) {
+            _ = try await ExecSink(command: [program]).deliver(secret, context: context)
+        }
+    }
+
     @Test("cannot start: a missing program or one that is not executable")
     func cannotStart() async throws {
         await expectDeliveryError("No such file or directory") {
