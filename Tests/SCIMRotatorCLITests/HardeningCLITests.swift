@@ -18,19 +18,49 @@ func isGone(_ pid: Int32) -> Bool {
     return state == "Z" || state == "X"
 }
 
-/// Reads a child's stderr until `phrase` appears or `seconds` pass.
-func readUntil(_ pipe: Pipe, _ phrase: String, seconds: Double = 20, log: inout String) -> Bool {
-    let deadline = Date().addingTimeInterval(seconds)
-    let handle = pipe.fileHandleForReading
-    let fd = handle.fileDescriptor
-    while !log.contains(phrase), Date() < deadline {
-        var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-        guard poll(&poller, 1, 200) > 0 else { continue }
-        let chunk = handle.availableData
-        if chunk.isEmpty { break }
-        log += String(decoding: chunk, as: UTF8.self)
+/// Runs blocking work (a child process, a wait) on a thread of its own, off the concurrency pool the other suites
+/// share: a blocked pool thread would stall their timing.
+func offPool<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread { continuation.resume(with: Result { try body() }) }
     }
-    return log.contains(phrase)
+}
+
+/// `CLI.run` off the pool.
+func cli(_ arguments: [String], environment: [String: String] = [:]) async throws -> CLI.Output {
+    try await offPool { try CLI.run(arguments, environment: environment) }
+}
+
+func pause(_ seconds: Double) async {
+    try? await Task.sleep(nanoseconds: UInt64(seconds * 1_000_000_000))
+}
+
+/// A child's stderr, read until a phrase appears.
+final class StderrLog: @unchecked Sendable {
+    let pipe: Pipe
+    private(set) var text = ""
+
+    init(_ pipe: Pipe) {
+        self.pipe = pipe
+    }
+
+    /// Reads until `phrase` appears or `seconds` pass (off the pool).
+    func until(_ phrase: String, seconds: Double = 20) async -> Bool {
+        (try? await offPool { self.read(until: phrase, seconds: seconds) }) ?? false
+    }
+
+    private func read(until phrase: String, seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        let handle = pipe.fileHandleForReading
+        while !text.contains(phrase), Date() < deadline {
+            var poller = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 200) > 0 else { continue }
+            let chunk = handle.availableData
+            if chunk.isEmpty { break }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
+        return text.contains(phrase)
+    }
 }
 
 func writeScript(_ path: String, _ body: String) throws {
@@ -41,7 +71,7 @@ func writeScript(_ path: String, _ body: String) throws {
 @Suite("Hardening: the process", .serialized)
 struct ProcessHardeningTests {
     @Test("an exec sink that exits without reading stdin: no SIGPIPE death, its exit status decides")
-    func brokenPipe() throws {
+    func brokenPipe() async throws {
         let emulator = try EmulatorChild()
         let check = FileManager.default.temporaryDirectory.appendingPathComponent("check-\(UUID()).sh").path
         try writeScript(check, #"[ -z "$SCIM_ROTATOR_KEY_ID" ] && exit 5; exit 0"#)
@@ -50,11 +80,11 @@ struct ProcessHardeningTests {
             extra: "  - exec: {command: [/bin/true]}\n  - exec: {command: [\(check)]}"
         )
         for run in 0..<8 {
-            let output = try CLI.run(["rotate", "test"] + work.common, environment: emulator.environment)
+            let output = try await cli(["rotate", "test"] + work.common, environment: emulator.environment)
             #expect(output.status == 0, "run \(run): exit \(output.status) \(output.stdout) \(output.stderr)")
         }
         try writeScript(check, "exit 5")
-        let failing = try CLI.run(["rotate", "test"] + work.common, environment: emulator.environment)
+        let failing = try await cli(["rotate", "test"] + work.common, environment: emulator.environment)
         #expect(failing.status == 1, "\(failing.status) \(failing.stderr)")
         #expect(
             failing.stdout.contains("exited with 5") || failing.stderr.contains("exited with 5"),
@@ -63,7 +93,7 @@ struct ProcessHardeningTests {
     }
 
     @Test("kill -9 during an exec sink: the child dies with the tool and never writes a key later")
-    func childDiesWithTool() throws {
+    func childDiesWithTool() async throws {
         let emulator = try EmulatorChild()
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kill-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -76,8 +106,8 @@ struct ProcessHardeningTests {
         let (process, _, _) = CLI.process(["rotate", "test"] + work.common, environment: emulator.environment)
         try process.run()
         let deadline = Date().addingTimeInterval(20)
-        while !FileManager.default.fileExists(atPath: directory + "/pid"), Date() < deadline { usleep(20_000) }
-        usleep(100_000)
+        while !FileManager.default.fileExists(atPath: directory + "/pid"), Date() < deadline { await pause(0.02) }
+        await pause(0.1)
         let pid = Int32(
             (try? String(contentsOfFile: directory + "/pid", encoding: .utf8))?
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
@@ -88,10 +118,10 @@ struct ProcessHardeningTests {
         var gone = false
         for _ in 0..<100 where !gone {
             gone = isGone(child)
-            usleep(20_000)
+            await pause(0.02)
         }
         #expect(gone, "the exec child \(child) outlived kill -9 of scim-rotator")
-        sleep(3)
+        await pause(3)
         #expect(
             !FileManager.default.fileExists(atPath: directory + "/consumer.token"),
             "an abandoned key was delivered"
@@ -126,7 +156,7 @@ struct PolicyValueCLITests {
     @Test(
         "region: \"cn shanghai\" is refused by policy check, plan, status and reconcile, with the fix; nothing crashes"
     )
-    func badRegion() throws {
+    func badRegion() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
         try alibabaPolicy(work, emulator, region: "cn shanghai").write(
@@ -135,7 +165,7 @@ struct PolicyValueCLITests {
             encoding: .utf8
         )
         for command in [["policy", "check"], ["plan"], ["status"], ["reconcile"]] {
-            let output = try CLI.run(command + work.common, environment: emulator.bothClouds)
+            let output = try await cli(command + work.common, environment: emulator.bothClouds)
             #expect(output.status == 1 || output.status == 2, "\(command): \(output.status) \(output.stderr)")
             #expect(
                 output.stderr.contains("ali.yaml:4: region: `cn shanghai` is not a region id"),
@@ -145,7 +175,7 @@ struct PolicyValueCLITests {
     }
 
     @Test("policy check warns when an Alibaba policy names no region")
-    func impliedRegion() throws {
+    func impliedRegion() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
         try "provider: alibaba\nzone: d-demo00000001\ndeliver:\n  - file: {path: \(work.path)/out/a.token}\n".write(
@@ -153,7 +183,7 @@ struct PolicyValueCLITests {
             atomically: true,
             encoding: .utf8
         )
-        let output = try CLI.run(["policy", "check"] + work.common, environment: emulator.bothClouds)
+        let output = try await cli(["policy", "check"] + work.common, environment: emulator.bothClouds)
         #expect(output.status == 0, "\(output.stderr)")
         #expect(
             output.stdout.contains("warning: \(work.policies)/ali.yaml: region: not set, so cn-shanghai is assumed"),
@@ -164,16 +194,16 @@ struct PolicyValueCLITests {
     @Test(
         "SIGHUP with an invalid file: the daemon lives, the other zones run, the bad file keeps its last good version"
     )
-    func reloadKeepsRunning() throws {
+    func reloadKeepsRunning() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
         let (daemon, _, err) = CLI.process(["daemon"] + work.common, environment: emulator.bothClouds)
         try daemon.run()
+        let log = StderrLog(err)
         defer {
             if daemon.isRunning { kill(daemon.processIdentifier, SIGKILL) }
         }
-        var log = ""
-        #expect(readUntil(err, "rotation.completed", log: &log), "\(log)")
+        #expect(await log.until("rotation.completed"), "\(log.text)")
         // A new file with a region that used to crash the daemon at its first pass.
         try alibabaPolicy(work, emulator, region: "cn shanghai").write(
             toFile: work.policies + "/other.yaml",
@@ -181,8 +211,8 @@ struct PolicyValueCLITests {
             encoding: .utf8
         )
         kill(daemon.processIdentifier, SIGHUP)
-        #expect(readUntil(err, "it is not loaded", log: &log), "\(log)")
-        #expect(log.contains("other.yaml"))
+        #expect(await log.until("it is not loaded"), "\(log.text)")
+        #expect(log.text.contains("other.yaml"))
         // The running policy breaks, and a new valid one appears: the first keeps its last good version.
         try "provider: tencent\nzone: z-demo00000001\nregion: \"x y\"\n".write(
             toFile: work.policies + "/test.yaml",
@@ -195,39 +225,39 @@ struct PolicyValueCLITests {
             encoding: .utf8
         )
         kill(daemon.processIdentifier, SIGHUP)
-        #expect(readUntil(err, "last good version keeps running", log: &log), "\(log)")
-        #expect(readUntil(err, "policies=2", log: &log), "\(log)")
+        #expect(await log.until("last good version keeps running"), "\(log.text)")
+        #expect(await log.until("policies=2"), "\(log.text)")
         let deadline = Date().addingTimeInterval(20)
         while !FileManager.default.fileExists(atPath: work.path + "/out/alibaba.token"), Date() < deadline {
-            usleep(100_000)
+            await pause(0.1)
         }
         #expect(FileManager.default.fileExists(atPath: work.path + "/out/alibaba.token"), "the new policy ran")
         #expect(daemon.isRunning)
         daemon.terminate()
         daemon.waitUntilExit()
-        #expect(daemon.terminationReason == .exit && daemon.terminationStatus == 0, "\(log)")
+        #expect(daemon.terminationReason == .exit && daemon.terminationStatus == 0, "\(log.text)")
     }
 }
 
 @Suite("Hardening: the command line", .serialized)
 struct ArgumentHardeningTests {
     @Test("plan --at -1d (as its help shows) plans for the past; history --since -7d reads back")
-    func negativeDurations() throws {
+    func negativeDurations() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
-        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
-        let plan = try CLI.run(["plan", "--at", "-1d"] + work.common, environment: emulator.environment)
+        #expect(try await cli(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        let plan = try await cli(["plan", "--at", "-1d"] + work.common, environment: emulator.environment)
         #expect(plan.status == 0, "\(plan.stderr)")
         #expect(plan.stdout.contains("POLICY"), "\(plan.stdout)")
-        let history = try CLI.run(["history", "--since", "-7d", "--format", "csv"] + work.common)
+        let history = try await cli(["history", "--since", "-7d", "--format", "csv"] + work.common)
         #expect(history.status == 0, "\(history.stderr)")
         #expect(history.stdout.contains("rotation.completed"))
-        #expect(try CLI.run(["plan", "--help"]).stdout.contains("-1d"))
+        #expect(try await cli(["plan", "--help"]).stdout.contains("-1d"))
     }
 
     @Test("emulator --port out of range is refused, not silently moved", arguments: ["99999", "65536", "-1"])
-    func emulatorPort(port: String) throws {
-        let output = try CLI.run(["emulator", "--port", port])
+    func emulatorPort(port: String) async throws {
+        let output = try await cli(["emulator", "--port", port])
         #expect(output.status != 0)
         #expect(output.stderr.contains("--port"), "\(output.stderr)")
         #expect(!output.stdout.contains("\"url\""), "it must not start")
@@ -277,42 +307,44 @@ struct AuditTrailHardeningTests {
     }
 
     @Test("audit verify prints the head; --anchor finds a truncated tail and a rewritten record")
-    func anchors() throws {
+    func anchors() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
-        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
-        let before = try CLI.run(["audit", "verify"] + work.common)
+        #expect(try await cli(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        let before = try await cli(["audit", "verify"] + work.common)
         #expect(before.status == 0, "\(before.stderr)")
         let anchor = try #require(Self.head(before.stdout), "\(before.stdout)")
         #expect(anchor.hash.count == 64 && anchor.hash.allSatisfy(\.isHexDigit))
-        #expect(try CLI.run(["audit", "verify", "--anchor", "\(anchor.seq):\(anchor.hash)"] + work.common).status == 0)
+        #expect(
+            try await cli(["audit", "verify", "--anchor", "\(anchor.seq):\(anchor.hash)"] + work.common).status == 0
+        )
         // A whole emergency rotation, then its records deleted: the chain alone still verifies.
-        let emergency = try CLI.run(
+        let emergency = try await cli(
             ["rotate", "test", "--emergency", "--reason", "leak"] + work.common,
             environment: emulator.environment
         )
         #expect(emergency.status == 0, "\(emergency.stderr)")
-        let after = try #require(Self.head(try CLI.run(["audit", "verify"] + work.common).stdout))
+        let after = try #require(Self.head(try await cli(["audit", "verify"] + work.common).stdout))
         #expect(after.seq > anchor.seq)
         let store = try SQLiteHistoryStore(path: work.db)
         try store.unsafeExecute("DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq > \(anchor.seq)")
-        #expect(try CLI.run(["audit", "verify"] + work.common).status == 0, "a chain cannot see its lost tail")
-        let cut = try CLI.run(["audit", "verify", "--anchor", "\(after.seq):\(after.hash)"] + work.common)
+        #expect(try await cli(["audit", "verify"] + work.common).status == 0, "a chain cannot see its lost tail")
+        let cut = try await cli(["audit", "verify", "--anchor", "\(after.seq):\(after.hash)"] + work.common)
         #expect(cut.status == 1)
         #expect(cut.stderr.contains("record #\(after.seq) no longer exists"), "\(cut.stderr)")
         // A record rewritten, chain hashes recomputed from there on: the anchor's hash no longer matches.
         let wrong = String(repeating: "0", count: 64)
-        let mismatch = try CLI.run(["audit", "verify", "--anchor", "\(anchor.seq):\(wrong)"] + work.common)
+        let mismatch = try await cli(["audit", "verify", "--anchor", "\(anchor.seq):\(wrong)"] + work.common)
         #expect(mismatch.status == 1 && mismatch.stderr.contains("does not match"), "\(mismatch.stderr)")
-        let malformed = try CLI.run(["audit", "verify", "--anchor", "12"] + work.common)
+        let malformed = try await cli(["audit", "verify", "--anchor", "12"] + work.common)
         #expect(malformed.status != 0 && malformed.stderr.contains("SEQ:HASH"), "\(malformed.stderr)")
     }
 
     @Test("a damaged page fails audit verify; reconcile and rotate refuse to write to it")
-    func damagedPage() throws {
+    func damagedPage() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
-        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        #expect(try await cli(["reconcile"] + work.common, environment: emulator.environment).status == 0)
         do {
             let store = try SQLiteHistoryStore(path: work.db)
             for index in 0..<300 {
@@ -331,8 +363,8 @@ struct AuditTrailHardeningTests {
                 )
             }
         }
-        #expect(try CLI.run(["audit", "verify"] + work.common).status == 0)
-        try DatabaseQueue(path: work.db).writeWithoutTransaction { db in
+        #expect(try await cli(["audit", "verify"] + work.common).status == 0)
+        try await DatabaseQueue(path: work.db).writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
         let size = try #require(try FileManager.default.attributesOfItem(atPath: work.db)[.size] as? Int)
@@ -341,11 +373,11 @@ struct AuditTrailHardeningTests {
         try handle.write(contentsOf: Data(repeating: 0xEE, count: 16))
         try handle.close()
         let damaged = BadInputTests.digest(work.db)
-        let audit = try CLI.run(["audit", "verify"] + work.common)
+        let audit = try await cli(["audit", "verify"] + work.common)
         #expect(audit.status == 1, "\(audit.stdout) \(audit.stderr)")
         #expect(audit.stderr.contains("integrity check failed"), "\(audit.stderr)")
         for command in [["reconcile"], ["rotate", "test"]] {
-            let output = try CLI.run(command + work.common, environment: emulator.environment)
+            let output = try await cli(command + work.common, environment: emulator.environment)
             #expect(output.status == 3, "\(command): \(output.status) \(output.stderr)")
             #expect(output.stderr.contains("quick check"), "\(command): \(output.stderr)")
         }
@@ -353,18 +385,20 @@ struct AuditTrailHardeningTests {
     }
 
     @Test("--db pointing at another application's SQLite file: refused, and not a byte added")
-    func foreignDatabase() throws {
+    func foreignDatabase() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
         let foreign = work.path + "/app.db"
-        let created = try runProgram([
-            "/usr/bin/env", "python3", "-c",
-            "import sqlite3; c = sqlite3.connect('\(foreign)'); c.execute('create table orders (id integer primary key)'); c.commit()",
-        ])
+        let created = try await offPool {
+            try runProgram([
+                "/usr/bin/env", "python3", "-c",
+                "import sqlite3; c = sqlite3.connect('\(foreign)'); c.execute('create table orders (id integer primary key)'); c.commit()",
+            ])
+        }
         try #require(created.status == 0, "\(created.stderr)")
         let before = BadInputTests.digest(foreign)
         for command in [["reconcile"], ["history"], ["audit", "verify"], ["status"]] {
-            let output = try CLI.run(
+            let output = try await cli(
                 command + ["--policies", work.policies, "--db", foreign],
                 environment: emulator.environment
             )
@@ -378,17 +412,17 @@ struct AuditTrailHardeningTests {
     }
 
     @Test("the database, its -wal and -shm, and the lock files are private to the service user")
-    func fileModes() throws {
+    func fileModes() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
         let (daemon, _, err) = CLI.process(["daemon"] + work.common, environment: emulator.environment)
         try daemon.run()
+        let log = StderrLog(err)
         defer {
             daemon.terminate()
             daemon.waitUntilExit()
         }
-        var log = ""
-        #expect(readUntil(err, "rotation.completed", log: &log), "\(log)")
+        #expect(await log.until("rotation.completed"), "\(log.text)")
         for file in [work.db, work.db + "-wal", work.db + "-shm", work.db + ".lock", work.db + ".locks/test.lock"] {
             #expect(fileMode(file) == 0o600, "\(file): \(String(fileMode(file) ?? 0, radix: 8))")
         }
@@ -396,18 +430,18 @@ struct AuditTrailHardeningTests {
     }
 
     @Test("a symlink to the same database takes the same locks: no second daemon, no concurrent rotation")
-    func symlinkedDatabase() throws {
+    func symlinkedDatabase() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
         let link = work.path + "/link.sqlite"
-        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        #expect(try await cli(["reconcile"] + work.common, environment: emulator.environment).status == 0)
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: work.db)
         let viaLink = ["--policies", work.policies, "--db", link]
         let (daemon, _, err) = CLI.process(["daemon"] + work.common, environment: emulator.environment)
         try daemon.run()
-        var log = ""
-        #expect(readUntil(err, "scheduler started", log: &log), "\(log)")
-        let second = try CLI.run(["daemon"] + viaLink, environment: emulator.environment)
+        let log = StderrLog(err)
+        #expect(await log.until("scheduler started"), "\(log.text)")
+        let second = try await cli(["daemon"] + viaLink, environment: emulator.environment)
         daemon.terminate()
         daemon.waitUntilExit()
         #expect(second.status == 1 && second.stderr.contains("already running"), "\(second.stderr)")
@@ -415,7 +449,7 @@ struct AuditTrailHardeningTests {
         let fd = open(work.db + ".locks/test.lock", O_RDWR | O_CREAT, 0o600)
         #expect(flock(fd, LOCK_EX | LOCK_NB) == 0)
         defer { close(fd) }
-        let rotate = try CLI.run(
+        let rotate = try await cli(
             ["rotate", "test"] + viaLink,
             environment: emulator.environment.merging(["SCIM_ROTATOR_LOCK_WAIT": "0.2"]) { _, new in new }
         )
@@ -423,12 +457,17 @@ struct AuditTrailHardeningTests {
     }
 
     @Test("a read-only copy (a backup, a snapshot) can be read: history, audit verify, status")
-    func readOnlyCopy() throws {
+    func readOnlyCopy() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
-        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        #expect(try await cli(["reconcile"] + work.common, environment: emulator.environment).status == 0)
         let snapshot = work.path + "/snapshot"
         try FileManager.default.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
+        // A copy of a stopped database: everything checkpointed into the file (a copy without its -wal would miss
+        // what only the -wal holds; the README says to copy a live one with sqlite3 .backup).
+        try await DatabaseQueue(path: work.db).writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        }
         try FileManager.default.copyItem(atPath: work.db, toPath: snapshot + "/h.sqlite")
         chmod(snapshot + "/h.sqlite", 0o444)
         chmod(snapshot, 0o555)
@@ -438,31 +477,32 @@ struct AuditTrailHardeningTests {
         let common = ["--policies", work.policies, "--db", snapshot + "/h.sqlite"]
         for command in [["history"], ["audit", "verify"], ["status"]] {
             guard let arguments = unprivileged([CLI.binary] + command + common) else { return }
-            let output = try runProgram(arguments, environment: emulator.environment)
+            let environment = emulator.environment
+            let output = try await offPool { try runProgram(arguments, environment: environment) }
             #expect(output.status == 0, "\(command): \(output.status) \(output.stderr)")
         }
         #expect(!FileManager.default.fileExists(atPath: snapshot + "/h.sqlite-shm"), "nothing was created beside it")
     }
 
     @Test("--event key.deleted also shows keys retired (deleted) at the limit")
-    func deletions() throws {
+    func deletions() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
-        #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
+        #expect(try await cli(["reconcile"] + work.common, environment: emulator.environment).status == 0)
         for _ in 0..<2 {
-            let rotate = try CLI.run(["rotate", "test"] + work.common, environment: emulator.environment)
+            let rotate = try await cli(["rotate", "test"] + work.common, environment: emulator.environment)
             #expect(rotate.status == 0, "\(rotate.stdout) \(rotate.stderr)")
         }
-        let all = try CLI.run(["history", "--format", "csv"] + work.common)
+        let all = try await cli(["history", "--format", "csv"] + work.common)
         try #require(all.stdout.contains("key.retired"), "\(all.stdout)")
-        let deleted = try CLI.run(["history", "--event", "key.deleted", "--format", "csv"] + work.common)
+        let deleted = try await cli(["history", "--event", "key.deleted", "--format", "csv"] + work.common)
         #expect(deleted.stdout.contains("key.retired"), "\(deleted.stdout)")
         #expect(!deleted.stdout.contains("key.created"))
-        #expect(try CLI.run(["history", "--help"]).stdout.contains("Every deletion"))
+        #expect(try await cli(["history", "--help"]).stdout.contains("Every deletion"))
     }
 
     @Test("the daemon logs the audit head periodically and exports it on /metrics")
-    func daemonHead() throws {
+    func daemonHead() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
         let (daemon, _, err) = CLI.process(
@@ -470,20 +510,20 @@ struct AuditTrailHardeningTests {
             environment: emulator.environment
         )
         try daemon.run()
+        let log = StderrLog(err)
         defer {
             daemon.terminate()
             daemon.waitUntilExit()
         }
-        var log = ""
-        #expect(readUntil(err, "rotation.completed", log: &log), "\(log)")
-        #expect(readUntil(err, "audit head", log: &log), "\(log)")
-        #expect(log.range(of: "anchor=[0-9]+:[0-9a-f]{64}", options: .regularExpression) != nil, "\(log)")
+        #expect(await log.until("rotation.completed"), "\(log.text)")
+        #expect(await log.until("audit head"), "\(log.text)")
+        #expect(log.text.range(of: "anchor=[0-9]+:[0-9a-f]{64}", options: .regularExpression) != nil, "\(log.text)")
         let address = try #require(
-            log.range(of: "address=127\\.0\\.0\\.1:[0-9]+", options: .regularExpression).map {
-                String(log[$0].dropFirst("address=".count))
+            log.text.range(of: "address=127\\.0\\.0\\.1:[0-9]+", options: .regularExpression).map {
+                String(log.text[$0].dropFirst("address=".count))
             }
         )
-        sleep(2)
+        await pause(2)
         let metrics = CLI.get("http://\(address)/metrics")
         #expect(metrics.body.contains("scim_rotator_audit_head_sequence"), "\(metrics.body)")
         #expect(
