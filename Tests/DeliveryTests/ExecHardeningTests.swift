@@ -63,7 +63,8 @@ struct ExecHardeningTests {
         await expectDeliveryError("did not finish within") {
             _ = try await ExecSink(command: [program], timeout: 0.5).deliver(secret, context: context)
         }
-        #expect(Date().timeIntervalSince(started) < 5)
+        // Well under the 30 s the background sleep would keep the group alive (bounds are loose: busy machines).
+        #expect(Date().timeIntervalSince(started) < 20)
         let pid = try #require(
             Int32(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines))
         )
@@ -77,18 +78,19 @@ struct ExecHardeningTests {
         await expectDeliveryError("did not finish within") {
             _ = try await ExecSink(command: [program], timeout: 0.3).deliver(secret, context: context)
         }
-        #expect(Date().timeIntervalSince(started) < 5)
+        #expect(Date().timeIntervalSince(started) < 20, "it runs forever unless killed")
     }
 
     @Test("what a program leaves running when it exits is stopped: nothing writes a key later")
     func leftovers() async throws {
         let marker = directory + "/late"
         let program = try script("detach.sh", "cat >/dev/null; (sleep 1; echo late > \(marker)) & exit 0")
-        let started = Date()
         _ = try await ExecSink(command: [program]).deliver(secret, context: context)
-        #expect(Date().timeIntervalSince(started) < 1, "the sink does not wait for what the program left behind")
-        try await Task.sleep(nanoseconds: 2_000_000_000)
-        #expect(!FileManager.default.fileExists(atPath: marker))
+        try await Task.sleep(nanoseconds: 3_000_000_000)
+        #expect(
+            !FileManager.default.fileExists(atPath: marker),
+            "a background job of the program wrote after it exited"
+        )
     }
 
     @Test("the program gets default signal handling and its own process group")
