@@ -153,6 +153,17 @@ final class SpawnedProgram: Sendable {
         let start = Waitable<Outcome?>()
         let finished = Waitable<Outcome>()
         let stderr = Waitable<Data>()
+        /// When the program started and exited, as the reader thread saw it: how long it ran does not depend on
+        /// when a busy concurrency pool gets round to looking.
+        let times = Mutex<(running: ContinuousClock.Instant?, exited: ContinuousClock.Instant?)>((nil, nil))
+
+        /// How long the program ran, once it has exited.
+        var ran: Duration? {
+            times.withLock { times in
+                guard let running = times.running, let exited = times.exited else { return nil }
+                return exited - running
+            }
+        }
     }
 
     private let stdinFD: Int32
@@ -187,11 +198,13 @@ final class SpawnedProgram: Sendable {
                 case Int32(SCIM_REPORT_STARTED):
                     reports.group.withLock { $0 = pid_t(report.value) }
                 case Int32(SCIM_REPORT_RUNNING):
+                    reports.times.withLock { $0.running = .now }
                     reports.start.set(nil)
                 case Int32(SCIM_REPORT_EXEC_FAILED):
                     outcome = .execFailed(report.value)
                     reports.start.set(outcome)
                 case Int32(SCIM_REPORT_WAIT_STATUS):
+                    reports.times.withLock { $0.exited = .now }
                     let status = report.value
                     outcome =
                         scim_wifexited(status) != 0
@@ -265,9 +278,13 @@ final class SpawnedProgram: Sendable {
     }
 
     /// Waits for the program to exit; after `timeout` seconds sends SIGTERM to its process group, and SIGKILL a
-    /// second later.
+    /// second later. A program that ran longer than `timeout` has timed out, even if it exited before this task
+    /// woke up to stop it.
     func exit(timeout: Double) async -> Outcome {
-        if let outcome = await reports.finished.value(within: timeout) { return outcome }
+        if let outcome = await reports.finished.value(within: timeout) {
+            if let ran = reports.ran, ran > .milliseconds(Int64(timeout * 1_000)) { return .timedOut }
+            return outcome
+        }
         signalGroup(SIGTERM)
         if await reports.finished.value(within: 1) == nil {
             signalGroup(SIGKILL)

@@ -98,14 +98,20 @@ struct ProcessHardeningTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("kill-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let push = directory + "/push.sh"
+        // The sink waits for a go-ahead that the test gives only after scim-rotator is dead: a child that outlived
+        // it would then deliver the abandoned key.
         try writeScript(
             push,
-            "cat > \(directory)/received; echo $$ > \(directory)/pid; sleep 2; cp \(directory)/received \(directory)/consumer.token"
+            """
+            cat > \(directory)/received; echo $$ > \(directory)/pid
+            while [ ! -e \(directory)/go ]; do sleep 0.1; done
+            cp \(directory)/received \(directory)/consumer.token
+            """
         )
-        let work = try Workspace(emulator: emulator, extra: "  - exec: {command: [\(push)], timeout: 30s}")
+        let work = try Workspace(emulator: emulator, extra: "  - exec: {command: [\(push)], timeout: 60s}")
         let (process, _, _) = CLI.process(["rotate", "test"] + work.common, environment: emulator.environment)
         try process.run()
-        let deadline = Date().addingTimeInterval(20)
+        let deadline = Date().addingTimeInterval(60)
         while !FileManager.default.fileExists(atPath: directory + "/pid"), Date() < deadline { await pause(0.02) }
         await pause(0.1)
         let pid = Int32(
@@ -113,19 +119,21 @@ struct ProcessHardeningTests {
                 .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
         )
         kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
+        try await offPool { process.waitUntilExit() }
         let child = try #require(pid, "the exec sink started")
         var gone = false
-        for _ in 0..<100 where !gone {
+        for _ in 0..<500 where !gone {
             gone = isGone(child)
             await pause(0.02)
         }
         #expect(gone, "the exec child \(child) outlived kill -9 of scim-rotator")
-        await pause(3)
+        _ = FileManager.default.createFile(atPath: directory + "/go", contents: nil)
+        await pause(1)
         #expect(
             !FileManager.default.fileExists(atPath: directory + "/consumer.token"),
             "an abandoned key was delivered"
         )
+        if !gone { kill(child, SIGKILL) }
     }
 }
 
