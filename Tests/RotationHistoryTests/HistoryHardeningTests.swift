@@ -31,10 +31,11 @@ func corruptLastPage(_ path: String) throws {
 struct HistoryHardeningTests {
     func path() -> String { HistoryStoreTests.temporaryPath() }
 
+    /// `events` records in one transaction (one disk sync, so the test does not hold a pool thread for long).
     func fill(_ store: SQLiteHistoryStore, events: Int) throws {
-        for index in 0..<events {
-            try store.commit(
-                JournalWrite(events: [
+        try store.commit(
+            JournalWrite(
+                events: (0..<events).map { index in
                     NewEvent(
                         policy: "p\(index % 7)",
                         provider: .tencent,
@@ -44,10 +45,10 @@ struct HistoryHardeningTests {
                         actor: .scheduler,
                         reason: String(repeating: "r", count: 200)
                     )
-                ]),
-                at: Date(timeIntervalSince1970: 1_800_000_000 + Double(index))
-            )
-        }
+                }
+            ),
+            at: Date(timeIntervalSince1970: 1_800_000_000)
+        )
     }
 
     @Test("the database, -wal and -shm are created 0600, and a looser existing database is tightened")

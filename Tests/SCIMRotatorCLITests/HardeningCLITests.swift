@@ -355,9 +355,9 @@ struct AuditTrailHardeningTests {
         #expect(try await cli(["reconcile"] + work.common, environment: emulator.environment).status == 0)
         do {
             let store = try SQLiteHistoryStore(path: work.db)
-            for index in 0..<300 {
-                try store.commit(
-                    JournalWrite(events: [
+            try store.commit(
+                JournalWrite(
+                    events: (0..<300).map { index in
                         NewEvent(
                             policy: "other",
                             provider: .tencent,
@@ -366,10 +366,10 @@ struct AuditTrailHardeningTests {
                             actor: .manual,
                             reason: String(repeating: "x", count: 200) + "\(index)"
                         )
-                    ]),
-                    at: Date()
-                )
-            }
+                    }
+                ),
+                at: Date()
+            )
         }
         #expect(try await cli(["audit", "verify"] + work.common).status == 0)
         try await DatabaseQueue(path: work.db).writeWithoutTransaction { db in
