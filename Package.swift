@@ -97,11 +97,14 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Starts an exec sink's program in its own process group, tied to this process's life (fork, setpgid,
+        // PR_SET_PDEATHSIG and a supervising lifeline: what Foundation's Process and posix_spawn cannot do).
+        .target(name: "CSpawn"),
         // Where new keys go before promotion (file, exec, Vault, Entra ID, Kubernetes, Okta, manual) and the SCIM
         // check that proves them first.
         .target(
             name: "Delivery",
-            dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Yams", package: "Yams")],
+            dependencies: ["SCIMRotatorCore", "Transport", "CSpawn", .product(name: "Yams", package: "Yams")],
             swiftSettings: swiftSettings
         ),
         // Webhook notifications (JSON or Slack) for failures, blocks, stuck policies, emergencies, expiring keys.
@@ -194,7 +197,10 @@ let package = Package(
         ),
         .testTarget(
             name: "RotationHistoryTests",
-            dependencies: ["RotationHistory", "SCIMRotatorCore"],
+            dependencies: [
+                "RotationHistory", "SCIMRotatorCore", .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -209,7 +215,7 @@ let package = Package(
         .testTarget(
             name: "SCIMRotatorCLITests",
             dependencies: [
-                "scim-rotator", "RotationHistory", .product(name: "Crypto", package: "swift-crypto"),
+                "scim-rotator", "RotationHistory", "SCIMRotatorCore", .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings

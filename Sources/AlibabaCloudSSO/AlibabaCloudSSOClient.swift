@@ -6,15 +6,23 @@ import Transport
 /// Where and how to reach the CloudSSO API.
 public struct AlibabaCloudSSOConfiguration: Sendable {
     public static let version = "2021-05-15"
+    /// The region used when a policy names none. The official SDK refuses to guess; this keeps the default but says
+    /// so (``regionImplied``, `policy check`, and the hint on `EntityNotExists.Directory`).
     public static let defaultRegion = "cn-shanghai"
 
-    /// `https://cloudsso.<region>.aliyuncs.com` (reference §1, Endpoints).
-    public static func endpoint(region: String) -> URL {
-        URL(string: "https://cloudsso.\(region).aliyuncs.com")!
+    /// `https://cloudsso.<region>.aliyuncs.com` (reference §1, Endpoints); nil when `region` is not a region id.
+    public static func endpoint(region: String) -> URL? {
+        guard CloudRegion.isValid(region) else { return nil }
+        return URL(string: "https://cloudsso.\(region).aliyuncs.com")
     }
 
     public var endpoint: URL
     public var region: String
+    /// No region and no endpoint were given: the client talks to ``defaultRegion``.
+    public var regionImplied: Bool
+    /// Why this configuration cannot reach the cloud (a region that is not a region id): every call fails with it
+    /// instead of sending a request anywhere.
+    public var problem: String?
     public var timeout: Double
     public var retry: RetryPolicy
 
@@ -24,10 +32,32 @@ public struct AlibabaCloudSSOConfiguration: Sendable {
         timeout: Double = 15,
         retry: RetryPolicy = RetryPolicy()
     ) {
-        self.region = region ?? Self.defaultRegion
-        self.endpoint = endpoint ?? Self.endpoint(region: self.region)
+        self.regionImplied = endpoint == nil && region == nil
+        let region = region ?? Self.defaultRegion
+        self.region = region
         self.timeout = timeout
         self.retry = retry
+        if let endpoint {
+            self.endpoint = endpoint
+        } else if let regional = Self.endpoint(region: region) {
+            self.endpoint = regional
+        } else {
+            self.endpoint = URL(fileURLWithPath: "/")
+            self.problem = Self.regionProblem(region)
+        }
+    }
+
+    /// Checks a policy's `region:`; the message says what is wrong and gives examples.
+    public static func validate(region: String) throws {
+        if let problem = regionProblem(region) {
+            throw ProviderError(.invalidRequest, action: "configuration", message: problem)
+        }
+    }
+
+    static func regionProblem(_ region: String) -> String? {
+        guard !CloudRegion.isValid(region) else { return nil }
+        return "region `\(region)` is not a region id like \(CloudRegion.example(for: .alibaba)) "
+            + "(CloudSSO regions: \(CloudRegion.alibabaCloudSSO.joined(separator: ", ")))"
     }
 }
 
@@ -126,6 +156,32 @@ public struct AlibabaCloudSSOClient: Sendable {
     /// request was not carried out (throttling, a stale timestamp) are retried; an ambiguous failure is thrown.
     func call<T: Decodable>(_ action: String, _ parameters: [String: String], idempotent: Bool = true) async throws -> T
     {
+        if let problem = configuration.problem {
+            throw ProviderError(.invalidRequest, action: action, message: problem)
+        }
+        do {
+            return try await send(action, parameters, idempotent: idempotent)
+        } catch var error as ProviderError where error.kind == .zoneNotFound && configuration.regionImplied {
+            error.message += Self.impliedRegionHint
+            throw error
+        }
+    }
+
+    /// Said when a directory is unknown in the region nobody chose.
+    static var impliedRegionHint: String {
+        let others = CloudRegion.alibabaCloudSSO.filter { $0 != AlibabaCloudSSOConfiguration.defaultRegion }
+        return "; the policy names no `region:`, so \(AlibabaCloudSSOConfiguration.defaultRegion) was assumed: "
+            + "a directory lives in one region; set `region:` to the directory's (CloudSSO regions: "
+            + "\(others.joined(separator: ", ")))"
+    }
+
+    private func send<T: Decodable>(
+        _ action: String,
+        _ parameters: [String: String],
+        idempotent: Bool
+    ) async throws
+        -> T
+    {
         try await configuration.retry.run(
             pause: pause,
             shouldRetry: idempotent ? Self.retryable : Self.provablyNotExecuted
@@ -179,8 +235,9 @@ public struct AlibabaCloudSSOClient: Sendable {
 
     /// The exact request sent for `action`: public so tests can compare it with the SDK's vectors.
     public func signedRequest(action: String, parameters: [String: String], date: Date, nonce: String) -> HTTPRequest {
+        let endpoint = HTTPRequest.withoutDefaultPort(configuration.endpoint)
         var headers: [(name: String, value: String)] = [
-            ("host", HTTPRequest.hostHeader(for: configuration.endpoint)),
+            ("host", HTTPRequest.hostHeader(for: endpoint)),
             ("x-acs-action", action),
             ("x-acs-version", AlibabaCloudSSOConfiguration.version),
             ("x-acs-date", date.formatted(Date.ISO8601FormatStyle())),
@@ -199,12 +256,12 @@ public struct AlibabaCloudSSOClient: Sendable {
         )
         headers.append(("Authorization", signature.authorization))
         headers.append(("accept", "application/json"))
-        var components = URLComponents(url: configuration.endpoint, resolvingAgainstBaseURL: false)
+        var components = URLComponents(url: endpoint, resolvingAgainstBaseURL: false)
         components?.path = "/"
         components?.percentEncodedQuery = parameters.isEmpty ? nil : ACSSigner.canonicalQuery(parameters)
         return HTTPRequest(
             method: "POST",
-            url: components?.url ?? configuration.endpoint,
+            url: components?.url ?? endpoint,
             headers: headers,
             body: Data(),
             timeout: configuration.timeout
@@ -252,13 +309,15 @@ public struct AlibabaCloudSSOClient: Sendable {
     }
 
     static func redactedBody(_ body: Data, secrets: [Secret]) -> String {
-        String(decoding: body.prefix(4_096), as: UTF8.self)
+        // Cut after redacting, so that a secret on the cut cannot survive in part.
+        let text = String(decoding: body.prefix(65_536), as: UTF8.self)
             .replacingOccurrences(
                 of: #""CredentialSecret"\s*:\s*"[^"]*""#,
                 with: #""CredentialSecret":"<redacted>""#,
                 options: .regularExpression
             )
             .redacting(secrets)
+        return String(text.prefix(4_096))
     }
 
     /// Maps a CloudSSO / POP gateway error code to the kind the rotation reasons about (reference §2, §3).

@@ -29,8 +29,11 @@ public struct AlibabaCloudSSOProvider: SCIMKeyProvider {
     /// `https://cloudsso-scim-<region>.aliyun.com/scim/v2` for the public endpoints (reference §6); any other
     /// endpoint (the emulator) serves SCIM itself under `/scim/v2`.
     public static func defaultSCIMURL(for configuration: AlibabaCloudSSOConfiguration) -> URL {
-        if let host = configuration.endpoint.host, host.hasSuffix(".aliyuncs.com") {
-            return URL(string: "https://cloudsso-scim-\(configuration.region).aliyun.com/scim/v2")!
+        if let host = configuration.endpoint.host, host.hasSuffix(".aliyuncs.com"),
+            CloudRegion.isValid(configuration.region),
+            let url = URL(string: "https://cloudsso-scim-\(configuration.region).aliyun.com/scim/v2")
+        {
+            return url
         }
         var components = URLComponents(url: configuration.endpoint, resolvingAgainstBaseURL: false)
         components?.path = "/scim/v2"

@@ -90,6 +90,7 @@ extension Emulator {
                     "keyLimit": w.keyLimit, "rateLimit": w.rateLimit, "latencyMs": w.latencyMs,
                     "signatureSkewSeconds": w.signatureSkew, "alibabaRateLimit": w.alibabaRateLimit,
                     "alibabaLimitCode": w.alibabaLimitCode, "alibabaLimitStatus": w.alibabaLimitStatus,
+                    "scimRequiresSync": w.scimRequiresSync,
                 ],
             ]
         }
@@ -259,6 +260,7 @@ extension Emulator {
             if let value = body["signatureSkewSeconds"] as? Double { w.signatureSkew = value }
             if let value = body["alibabaLimitCode"] as? String { w.alibabaLimitCode = value }
             if let value = body["alibabaLimitStatus"] as? Int { w.alibabaLimitStatus = value }
+            if let value = body["scimRequiresSync"] as? Bool { w.scimRequiresSync = value }
         }
         return Self.json(status: 200, state()["settings"] ?? [:])
     }

@@ -36,6 +36,7 @@ public final class Emulator: Sendable {
         world.alibabaLimitCode = configuration.alibabaLimitCode ?? world.alibabaLimitCode
         world.alibabaRateLimit = configuration.alibabaRateLimit ?? world.alibabaRateLimit
         world.alibabaLimitStatus = configuration.alibabaLimitStatus ?? world.alibabaLimitStatus
+        world.scimRequiresSync = configuration.scimRequiresSync ?? false
         let now = self.clock.now()
         for (provider, cloud) in [(ProviderKind.tencent, configuration.tencent), (.alibaba, configuration.alibaba)] {
             guard let cloud else { continue }

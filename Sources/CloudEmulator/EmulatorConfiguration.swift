@@ -20,6 +20,7 @@ import Yams
 /// latencyMs: 0           # added to every cloud API call
 /// alibabaLimitCode: LimitExceeded.SCIMCredential   # the (undocumented) code CloudSSO's limit answers with
 /// alibabaLimitStatus: 400
+/// scimRequiresSync: false  # true: SCIM calls to a zone whose synchronization is disabled answer 403
 /// ```
 public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     public struct Account: Sendable, Codable, Equatable {
@@ -135,6 +136,9 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     /// Alibaba: requests per second per action per account (documented 100).
     public var alibabaRateLimit: Int?
     public var alibabaLimitStatus: Int?
+    /// Refuse SCIM calls (403) to a zone whose SCIM synchronization is disabled (CloudSSO: "If you disable SCIM
+    /// synchronization, you can no longer synchronize users or groups"). Default false.
+    public var scimRequiresSync: Bool?
 
     public init(
         tencent: Cloud? = nil,

@@ -57,6 +57,9 @@ struct World: Sendable {
     var alibabaLimitCode = "LimitExceeded.SCIMCredential"
     var alibabaLimitStatus = 400
     var latencyMs = 0
+    /// SCIM calls are refused (403) while the zone's SCIM synchronization is disabled: CloudSSO documents that
+    /// nothing can be synchronized then. Off by default (Tencent documents nothing either way).
+    var scimRequiresSync = false
     /// Seconds added to the clock that request signatures are checked against (clock-skew faults).
     var signatureSkew: Double = 0
     /// Recent request times per "accessKeyId/action", for rate limiting (monotonic seconds).

@@ -5,7 +5,8 @@ import Transport
 
 /// The SCIM 2.0 side identity providers call (reference §6): `/scim/v2/ServiceProviderConfig` needs no
 /// authentication; everything else needs `Authorization: Bearer <secret>` of an enabled, unexpired key, which also
-/// names the zone. Anything else is 401 with a SCIM error body.
+/// names the zone. Anything else is 401 with a SCIM error body. With `scimRequiresSync`, a zone whose SCIM
+/// synchronization is disabled answers 403 to a valid key.
 extension Emulator {
     static let scimContentType = "application/scim+json"
 
@@ -20,17 +21,32 @@ extension Emulator {
         else {
             return Self.scimError(401, "Authorization: Bearer <SCIM key> is required")
         }
-        let zoneId: String? = world.withLock { w in
-            guard let (zoneId, index) = w.key(bySecret: token), var zone = w.zones[zoneId] else { return nil }
+        enum Access {
+            case unknown
+            case syncDisabled
+            case zone(String)
+        }
+        let access: Access = world.withLock { w in
+            guard let (zoneId, index) = w.key(bySecret: token), var zone = w.zones[zoneId] else { return .unknown }
             let key = zone.keys[index]
-            guard key.status == .enabled, key.expiresAt > now else { return nil }
+            guard key.status == .enabled, key.expiresAt > now else { return .unknown }
+            if w.scimRequiresSync, zone.syncStatus == .disabled { return .syncDisabled }
             zone.keys[index].lastUsedAt = now
             zone.keys[index].scimRequests += 1
             w.zones[zoneId] = zone
-            return zoneId
+            return .zone(zoneId)
         }
-        guard let zoneId else {
+        let zoneId: String
+        switch access {
+        case .unknown:
             return Self.scimError(401, "the bearer key is unknown, disabled or expired")
+        case .syncDisabled:
+            return Self.scimError(
+                403,
+                "SCIM synchronization is disabled for this zone: nothing can be synchronized until it is enabled"
+            )
+        case .zone(let id):
+            zoneId = id
         }
         switch (request.method, resource) {
         case ("GET", "Users"):

@@ -47,8 +47,17 @@ public struct KubernetesSink: DeliverySink {
         }
         let ca = try? String(contentsOfFile: directory + "/ca.crt", encoding: .utf8)
         let hostPart = host.contains(":") ? "[\(host)]" : host
+        guard let portNumber = Int(port), (1...65_535).contains(portNumber),
+            host.range(of: "^[A-Za-z0-9.:-]+$", options: .regularExpression) != nil,
+            let server = URL(string: "https://\(hostPart):\(portNumber)"), server.host != nil
+        else {
+            throw ConnectionError(
+                description:
+                    "KUBERNETES_SERVICE_HOST=\(host) and KUBERNETES_SERVICE_PORT=\(port) do not form an API server address (a host name or IP, and a port 1-65535)"
+            )
+        }
         return Connection(
-            server: URL(string: "https://\(hostPart):\(port)")!,
+            server: server,
             token: Secret(token.trimmingCharacters(in: .whitespacesAndNewlines)),
             caPEM: ca
         )

@@ -52,8 +52,9 @@ struct SinkHTTP: Sendable {
 
     /// A failure for an unexpected reply: status, and the service's own error text, scrubbed.
     func failure(_ what: String, _ reply: Reply, hint: String? = nil) -> DeliveryError {
-        var text = String(decoding: reply.body.prefix(600), as: UTF8.self).redacting(secrets)
-        text = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        // Redacted before it is cut, so that a secret on the cut cannot survive in part.
+        var text = String(decoding: reply.body.prefix(65_536), as: UTF8.self).redacting(secrets)
+        text = String(text.trimmingCharacters(in: .whitespacesAndNewlines).prefix(600))
         var message = "\(what): HTTP \(reply.status)"
         if !text.isEmpty { message += " \(text)" }
         if let hint { message += "; \(hint)" }
@@ -68,7 +69,9 @@ struct SinkHTTP: Sendable {
 
     /// `base` + path segments, each percent-encoded.
     static func url(_ base: URL, _ segments: [String], query: [URLQueryItem] = []) -> URL {
-        var components = URLComponents(url: base, resolvingAgainstBaseURL: false)!
+        // Never a crash on odd input: without components, each segment is appended (and escaped) by URL itself.
+        let appended = segments.reduce(base) { $0.appendingPathComponent($1) }
+        guard var components = URLComponents(url: base, resolvingAgainstBaseURL: false) else { return appended }
         var allowed = CharacterSet.urlPathAllowed
         allowed.remove(charactersIn: "/")
         let prefix =
@@ -78,7 +81,7 @@ struct SinkHTTP: Sendable {
             prefix + "/"
             + segments.map { $0.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0 }.joined(separator: "/")
         components.queryItems = query.isEmpty ? nil : query
-        return components.url!
+        return components.url ?? appended
     }
 
     /// Whether 403/401 mean "this identity may not do that": a hint for the operator.

@@ -96,7 +96,14 @@ public enum JournalSync {
                 event(.keyDeleted, gone, reason: "finished after an interruption")
             case .retire?:
                 gone.role = .retired
-                event(.keyRetired, gone, reason: "finished after an interruption")
+                let consented = active?.consentedRetire?.contains(record.keyId) ?? false
+                event(
+                    .keyRetired,
+                    gone,
+                    actor: consented ? .manual : .scheduler,
+                    reason: "finished after an interruption",
+                    detail: consented ? ["consent": "true"] : [:]
+                )
             case .abandon?:
                 gone.role = .abandoned
                 event(.keyAbandoned, gone, reason: "finished after an interruption")

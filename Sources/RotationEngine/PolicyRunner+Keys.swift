@@ -1,5 +1,6 @@
 import Delivery
 import Foundation
+import Logging
 import RotationHistory
 import RotationPolicy
 import SCIMRotatorCore
@@ -160,6 +161,18 @@ extension PolicyRunner {
         )
     }
 
+    /// Clears an intent whose side effect never happened and is no longer wanted.
+    func withdraw(_ record: KeyRecord, reason: String) async throws {
+        var record = record
+        logger.info(
+            "withdrawing an announced \(record.intent?.rawValue ?? "step")",
+            metadata: ["key": "\(record.keyId)", "reason": "\(reason)"]
+        )
+        record.intent = nil
+        record.intentAt = nil
+        try await journal(keys: [record])
+    }
+
     /// Re-runs side effects a crash interrupted; each is idempotent.
     func finishIntents(_ keyIds: [String], input: PlanInput) async throws {
         let observed = Dictionary(input.observed.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
@@ -173,20 +186,24 @@ extension PolicyRunner {
             case .delete:
                 try await delete([record.keyId], reason: reason, actor: .scheduler, rotationId: record.rotationId)
             case .retire:
-                // The rotation that announced it is the latest one; it recorded the operator's consent, if any.
-                let announcer = try store.activeRotation(policy: policy.name) ?? rotation
-                if let key = observed[record.keyId], let announcer {
-                    let consented = announcer.consentedRetire?.contains(record.keyId) ?? false
-                    let retirement = Safety.Retirement(
-                        key: key,
-                        why: "announced before an interruption",
-                        consented: consented,
-                        syncGap: false
-                    )
-                    try await retire(retirement, rotation: announcer, reason: reason)
-                } else {
+                guard let key = observed[record.keyId] else {
                     try await abandon(record.keyId, rotation: rotation, reason: reason)
+                    continue
                 }
+                if key.status == .enabled {
+                    // The rotation that wanted the room has ended: nothing was done to the key, so nothing is.
+                    try await withdraw(record, reason: "its rotation ended before the key was retired")
+                    continue
+                }
+                // Half retired (disabled, not deleted): it serves no one now; finish.
+                let announcer = try store.activeRotation(policy: policy.name) ?? rotation
+                guard let announcer else {
+                    try await abandon(record.keyId, rotation: rotation, reason: reason)
+                    continue
+                }
+                let consented = announcer.consentedRetire?.contains(record.keyId) ?? false
+                let retirement = Safety.Retirement(key: key, why: "disabled", consented: consented, syncGap: false)
+                try await retire(retirement, rotation: announcer, reason: reason)
             case .abandon:
                 try await abandon(record.keyId, rotation: rotation, reason: reason)
             }

@@ -154,6 +154,16 @@ extension PolicyRunner {
             consent: run.rotation.consentedRetire ?? [],
             limit: limit
         )
+        // A retirement announced earlier (before a failure) that this decision does not repeat is withdrawn, as long
+        // as nothing was done to the key yet: room is made only for the rotation that goes ahead now.
+        let chosen: Set<String>
+        if case .retire(let retirements) = decision { chosen = Set(retirements.map(\.key.id)) } else { chosen = [] }
+        for record in try store.keys(policy: policy.name)
+        where record.intent == .retire && !chosen.contains(record.keyId) {
+            if run.zone.first(where: { $0.id == record.keyId })?.status == .enabled {
+                try await withdraw(record, reason: "no longer needed to make room")
+            }
+        }
         switch decision {
         case .blocked(let why):
             return try await block(&run, why)
@@ -666,7 +676,25 @@ extension PolicyRunner {
             ]
         )
         secrets.forget(rotation: run.rotation.id)
+        if run.rotation.waitingFor != nil { removeManualFiles() }
         return .completed(run.zone)
+    }
+
+    /// A manual delivery's file holds the live secret for the person who pastes it; once the key is promoted it has
+    /// done its job and is erased.
+    func removeManualFiles() {
+        for case let manual as ManualSink in sinks {
+            do {
+                if try manual.removeFile() {
+                    logger.info("removed the manual delivery's key file", metadata: ["file": "\(manual.file)"])
+                }
+            } catch {
+                logger.warning(
+                    "cannot remove the manual delivery's key file; remove it by hand",
+                    metadata: ["file": "\(manual.file)", "error": "\(error)"]
+                )
+            }
+        }
     }
 
     // MARK: Ending

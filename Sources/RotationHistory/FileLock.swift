@@ -6,7 +6,7 @@ import Glibc
 import Darwin
 #endif
 
-/// An advisory `flock` on a file next to the history database. The kernel releases it when the process dies,
+/// An advisory `flock` on a file next to the history database (created 0600). The kernel releases it when the process dies,
 /// so a crash never leaves a stale lock behind.
 ///
 /// - `<db>.lock`: held by a running daemon (a second daemon on the same database refuses to start).
@@ -30,8 +30,13 @@ public final class FileLock: Sendable {
     /// process keeps it.
     public static func acquire(path: String, wait: Double = 0) throws -> Result<FileLock, Held> {
         let directory = (path as NSString).deletingLastPathComponent
-        if !directory.isEmpty {
-            try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
+            // Lock files say which processes work on which policy: for the service user only.
+            try? FileManager.default.createDirectory(
+                atPath: directory,
+                withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700]
+            )
         }
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else {

@@ -28,7 +28,16 @@ public final class SQLiteHistoryStore: HistoryStore {
     private let queued = Mutex(QueuedSteps())
     private let writerQueue = DispatchQueue(label: "scim-rotator.history-writer")
 
+    /// `PRAGMA application_id` of scim-rotator's databases ("SCRO"): `file` and operators can tell them apart, and
+    /// scim-rotator refuses to add its tables to another application's database.
+    public static let applicationID: Int32 = 0x5343_524F
+
     /// Opens (creating and migrating) the database at `path`; `readOnly` opens an existing one for queries only.
+    ///
+    /// The database and its `-wal` and `-shm` files are created 0600 and kept so (the database holds the fingerprint
+    /// key). A database that is not scim-rotator's is refused before anything is written to it. A writable open runs
+    /// SQLite's quick check first and refuses a database that fails it. A read-only open of a database this user
+    /// cannot write (a backup, a snapshot, a read-only mount) falls back to reading it as immutable.
     public init(path: String, readOnly: Bool = false, busyTimeout: Double = 10) throws {
         self.path = path
         let directory = (path as NSString).deletingLastPathComponent
@@ -48,15 +57,130 @@ public final class SQLiteHistoryStore: HistoryStore {
         configuration.busyMode = .timeout(busyTimeout)
         configuration.label = "scim-rotator"
         do {
+            if !readOnly { try DatabaseFiles.createPrivately(path) }
+            try Self.checkOwnership(path: path)
+            // Before the pool opens: opening one writes (GRDB makes sure a WAL file exists).
+            if !readOnly { try Self.quickCheck(path: path, configuration: configuration) }
             writer =
                 readOnly
-                ? try DatabaseQueue(path: path, configuration: configuration)
+                ? try Self.openReadOnly(path: path, configuration: configuration)
                 : try DatabasePool(path: path, configuration: configuration)
             try Self.prepare(writer, readOnly: readOnly, path: path)
+            if !readOnly { DatabaseFiles.keepPrivate(path) }
         } catch let error as HistoryError {
             throw error
         } catch let error as DatabaseError {
             throw Self.explain(error, path: path)
+        }
+    }
+
+    /// Opens read-only; when that fails because SQLite cannot create the `-shm` file it needs for WAL (the directory
+    /// or the file is read-only to this user), opens the file as immutable instead: read exactly as it is on disk.
+    static func openReadOnly(path: String, configuration: Configuration) throws -> DatabaseQueue {
+        do {
+            let queue = try DatabaseQueue(path: path, configuration: configuration)
+            _ = try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+            return queue
+        } catch let error as DatabaseError
+            where [.SQLITE_READONLY, .SQLITE_CANTOPEN, .SQLITE_PERM].contains(error.resultCode)
+            && sqlite3_compileoption_used("USE_URI") == 1
+        {
+            var allowed = CharacterSet.urlPathAllowed
+            allowed.remove(charactersIn: "?#%")
+            let encoded = path.addingPercentEncoding(withAllowedCharacters: allowed) ?? path
+            let queue = try DatabaseQueue(path: "file:\(encoded)?immutable=1", configuration: configuration)
+            _ = try queue.read { db in try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+            return queue
+        }
+    }
+
+    /// Refuses a database that belongs to another application, before anything is written to it: its
+    /// `application_id` is someone else's, or it has tables and they are not scim-rotator's. An empty or new file is
+    /// fine, and so is a scim-rotator database from before application ids (it gets one on its next writable open).
+    static func checkOwnership(path: String) throws {
+        guard let header = DatabaseFiles.header(path), header.count >= 100,
+            header.starts(with: Array("SQLite format 3\u{0}".utf8))
+        else { return }  // new, empty, or not SQLite at all (SQLite itself says so)
+        let id = header[68..<72].reduce(Int32(0)) { ($0 << 8) | Int32($1) }
+        if id == applicationID { return }
+        if id != 0 {
+            throw HistoryError(
+                "\(path) is another application's SQLite database (application_id 0x\(String(UInt32(bitPattern: id), radix: 16))), not a scim-rotator history; nothing was written to it. Point --db at a file of its own (a new path is created)"
+            )
+        }
+        var configuration = Configuration()
+        configuration.readonly = true
+        guard
+            let tables = try? DatabaseQueue(path: path, configuration: configuration).read({ db in
+                try String.fetchAll(
+                    db,
+                    sql:
+                        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+                )
+            })
+        else { return }  // cannot look inside: opening it says why
+        let ours: Set = ["grdb_migrations", "meta", "events"]
+        if tables.isEmpty || ours.isSubset(of: Set(tables)) { return }
+        let shown = tables.prefix(8).joined(separator: ", ") + (tables.count > 8 ? ", ..." : "")
+        throw HistoryError(
+            "\(path) is another application's SQLite database (tables: \(shown)), not a scim-rotator history; nothing was written to it. Point --db at a file of its own (a new path is created)"
+        )
+    }
+
+    /// SQLite's quick check on a read-only connection, before anything is written: a damaged database is never
+    /// written to. A new (empty) file passes.
+    static func quickCheck(path: String, configuration: Configuration) throws {
+        guard (DatabaseFiles.header(path)?.count ?? 0) > 0 else { return }
+        var readOnly = configuration
+        readOnly.readonly = true
+        let problems = try DatabaseQueue(path: path, configuration: readOnly).unsafeRead { db in
+            try checkRows(db, pragma: "quick_check(5)")
+        }
+        guard problems != ["ok"] else { return }
+        throw HistoryError(
+            "\(path) fails SQLite's quick check (\(problems.map { $0.split(whereSeparator: \.isNewline).joined(separator: " ") }.joined(separator: "; "))): it is damaged, and nothing was written to it. Restore it from a backup; `scim-rotator audit verify` shows what is still readable"
+        )
+    }
+
+    /// SQLite's full integrity check (every page, every index against its table): `["ok"]`, or up to `limit`
+    /// problems.
+    public func integrityCheck(limit: Int = 20) throws -> [String] {
+        try run { try writer.unsafeRead { db in try Self.checkRows(db, pragma: "integrity_check(\(max(1, limit)))") } }
+    }
+
+    /// The rows of a checking pragma; SQLite may report the damage as rows and then fail the statement with
+    /// SQLITE_CORRUPT, which becomes the last row here instead of an error. (Run outside a transaction: a read
+    /// transaction's COMMIT would fail on the same damage.)
+    static func checkRows(_ db: Database, pragma: String) throws -> [String] {
+        var rows: [String] = []
+        do {
+            let cursor = try String.fetchCursor(db, sql: "PRAGMA \(pragma)")
+            while let row = try cursor.next() { rows.append(row) }
+        } catch let error as DatabaseError
+            where error.resultCode == .SQLITE_CORRUPT || error.resultCode == .SQLITE_NOTADB
+        {
+            rows.append(error.message ?? "database disk image is malformed")
+        }
+        return rows
+    }
+
+    /// The newest record's sequence number and chain hash: the head an operator anchors elsewhere.
+    public func head() throws -> (seq: Int64, hash: String)? {
+        try run {
+            try writer.read { db in
+                try Row.fetchOne(db, sql: "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1").map {
+                    (seq: $0["seq"], hash: $0["hash"])
+                }
+            }
+        }
+    }
+
+    /// The chain hash recorded for record `seq`; nil when there is no such record.
+    public func chainHash(seq: Int64) throws -> String? {
+        try run {
+            try writer.read { db in
+                try String.fetchOne(db, sql: "SELECT hash FROM events WHERE seq = ?", arguments: [seq])
+            }
         }
     }
 
@@ -180,6 +304,12 @@ public final class SQLiteHistoryStore: HistoryStore {
             // the machine (power, kernel). The journal records a step before its cloud side effect, so a lost record
             // could hide a key that exists: every commit is synced to disk instead (group commit keeps that cheap).
             try writer.writeWithoutTransaction { db in try db.execute(sql: "PRAGMA synchronous = FULL") }
+            // Marks the file as scim-rotator's (checkOwnership has already refused anyone else's).
+            try writer.write { db in
+                if try Int32.fetchOne(db, sql: "PRAGMA application_id") != applicationID {
+                    try db.execute(sql: "PRAGMA application_id = \(applicationID)")
+                }
+            }
             try migrator.migrate(writer)
         }
     }

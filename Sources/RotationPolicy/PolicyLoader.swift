@@ -18,18 +18,15 @@ public enum PolicyLoader {
 
     /// Reads one policy file, under the defaults of its directory's `_defaults.yaml` if there is one.
     public static func load(file: String, defaults: Node? = nil) throws -> Policy {
-        guard let data = FileManager.default.contents(atPath: file) else {
-            throw PolicyError([PolicyIssue(file: file, line: nil, key: "", message: "cannot read the file")])
-        }
-        return try parse(yaml: String(decoding: data, as: UTF8.self), file: file, defaults: defaults)
+        try parse(yaml: text(readFile(file).get()), file: file, defaults: defaults)
     }
 
     /// Reads `_defaults.yaml` in `directory`: the keys every policy there inherits (a policy's own keys win;
     /// mappings merge, lists are replaced). Nil when there is none.
     public static func loadDefaults(directory: String) throws -> Node? {
         let file = (directory as NSString).appendingPathComponent(defaultsFileName)
-        guard let data = FileManager.default.contents(atPath: file) else { return nil }
-        let yaml = String(decoding: data, as: UTF8.self)
+        guard FileManager.default.fileExists(atPath: file) else { return nil }
+        let yaml = text(try readFile(file).get())
         let node: Node?
         do {
             node = try Yams.compose(yaml: yaml)
@@ -57,12 +54,16 @@ public enum PolicyLoader {
                 )
             ])
         }
+        return try loadFiles(policyFiles(in: directory))
+    }
+
+    /// The policy files directly in `directory`, sorted.
+    static func policyFiles(in directory: String) -> [String] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        let files = names.filter {
+        return names.filter {
             ($0.hasSuffix(".yaml") || $0.hasSuffix(".yml")) && !$0.hasPrefix("_") && !$0.hasPrefix(".")
         }
         .sorted().map { (directory as NSString).appendingPathComponent($0) }
-        return try loadFiles(files)
     }
 
     /// Reads the given files as one set (each under its own directory's `_defaults.yaml`).
@@ -123,6 +124,7 @@ public enum PolicyLoader {
     public static func parse(yaml: String, file: String, defaults: Node? = nil) throws -> Policy {
         var reader = PolicyReader(file: file)
         var root: Node?
+        let yaml = withoutByteOrderMark(yaml)
         do {
             root = try Yams.compose(yaml: yaml)
         } catch let error as YamlError {
@@ -171,6 +173,7 @@ public enum PolicyLoader {
 
         let endpoint = reader.url(top["endpoint"], "endpoint")
         let region = reader.string(top["region"], "region")
+        checkRegion(region, top["region"], provider, &reader)
         var credentials: CloudCredentials.EnvironmentNames?
         if let node = top["credentials"],
             let entries = reader.mapping(node, path: "credentials", allowed: ["idEnv", "secretEnv", "tokenEnv"])
@@ -219,6 +222,7 @@ public enum PolicyLoader {
         if let node = top["deliver"] {
             deliver = readDeliver(node, reader: &reader)
         }
+        checkDeliver(top["deliver"], deliver, root, &reader)
         var notify: [NotifySpec] = []
         if let node = top["notify"] { notify = readNotify(node, reader: &reader) }
         var verify = VerifySpec()
@@ -337,15 +341,17 @@ public enum PolicyLoader {
         settings.rotateBefore =
             reader.duration(entries["rotateBefore"], "rotation.rotateBefore") ?? settings.rotateBefore
         settings.maxAge = reader.duration(entries["maxAge"], "rotation.maxAge")
-        settings.gracePeriod = reader.duration(entries["gracePeriod"], "rotation.gracePeriod") ?? settings.gracePeriod
+        settings.gracePeriod =
+            reader.duration(entries["gracePeriod"], "rotation.gracePeriod", allowZero: true) ?? settings.gracePeriod
         if let deleteNode = entries["deleteAfter"] {
             if deleteNode.string == "never" {
                 settings.deleteAfter = nil
             } else {
-                settings.deleteAfter = reader.duration(deleteNode, "rotation.deleteAfter") ?? settings.deleteAfter
+                settings.deleteAfter =
+                    reader.duration(deleteNode, "rotation.deleteAfter", allowZero: true) ?? settings.deleteAfter
             }
         }
-        settings.jitter = reader.duration(entries["jitter"], "rotation.jitter")
+        settings.jitter = reader.duration(entries["jitter"], "rotation.jitter", allowZero: true)
         settings.warnBefore = reader.duration(entries["warnBefore"], "rotation.warnBefore")
         settings.minBackoff = reader.duration(entries["minBackoff"], "rotation.minBackoff") ?? settings.minBackoff
         settings.maxBackoff = reader.duration(entries["maxBackoff"], "rotation.maxBackoff") ?? settings.maxBackoff

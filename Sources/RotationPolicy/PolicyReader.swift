@@ -2,6 +2,12 @@ import Foundation
 import SCIMRotatorCore
 import Yams
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Walks a composed YAML tree, collecting located issues instead of stopping at the first one.
 struct PolicyReader {
     let file: String
@@ -37,7 +43,9 @@ struct PolicyReader {
             }
             if !allowed.contains(key) {
                 var message = "unknown key `\(key)`"
-                if let suggestion = Suggestion.closest(to: key, in: allowed) {
+                if let home = PolicyLoader.misplacedKeys[path]?[key] {
+                    message += " \(path.isEmpty ? "at the top level" : "under `\(path)`"), did you mean \(home)?"
+                } else if let suggestion = Suggestion.closest(to: key, in: allowed) {
                     message += ", did you mean `\(suggestion)`?"
                 } else {
                     message += "; allowed here: \(allowed.map { "`\($0)`" }.joined(separator: ", "))"
@@ -53,7 +61,7 @@ struct PolicyReader {
     mutating func string(_ node: Node?, _ path: String) -> String? {
         guard let node else { return nil }
         guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {
-            issue(node, path, "must be a non-empty text value")
+            issue(node, path, "must be a non-empty text value, not \(Self.describe(node))")
             return nil
         }
         return scalar.string
@@ -62,23 +70,58 @@ struct PolicyReader {
     mutating func integer(_ node: Node?, _ path: String, range: ClosedRange<Int>) -> Int? {
         guard let node else { return nil }
         guard let text = node.string, let value = Int(text), range.contains(value) else {
-            issue(node, path, "must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            issue(
+                node,
+                path,
+                "must be a whole number from \(range.lowerBound) to \(range.upperBound), not \(Self.describe(node))"
+            )
             return nil
         }
         return value
     }
 
-    mutating func duration(_ node: Node?, _ path: String) -> TimeSpan? {
+    /// A duration; `allowZero` where 0s means something (a grace period of none, no jitter, delete at once).
+    mutating func duration(_ node: Node?, _ path: String, allowZero: Bool = false) -> TimeSpan? {
         guard let node else { return nil }
         guard let text = node.string, let span = TimeSpan(parsing: text) else {
-            issue(node, path, "`\(node.string ?? "?")` is not a duration; write e.g. 90d, 36h, 15m or 1h30m")
+            let got = node.string.map { "`\($0)`" } ?? Self.describe(node)
+            issue(node, path, "\(got) is not a duration; write e.g. 90d, 36h, 15m or 1h30m")
             return nil
         }
-        guard span.seconds > 0 else {
+        guard span.seconds > 0 || (allowZero && span.seconds == 0) else {
             issue(node, path, "must be longer than 0s")
             return nil
         }
         return span
+    }
+
+    /// What a value is, for messages about a wrong type: `a list [1, 2]`, `a mapping {a: 1}`, `` `text` ``.
+    static func describe(_ node: Node) -> String {
+        func render(_ node: Node, depth: Int) -> String {
+            guard depth < 3 else { return "..." }
+            switch node {
+            case .scalar(let scalar): return scalar.string
+            case .sequence(let items):
+                return "[" + items.prefix(5).map { render($0, depth: depth + 1) }.joined(separator: ", ")
+                    + (items.count > 5 ? ", ..." : "") + "]"
+            case .mapping(let pairs):
+                return "{"
+                    + pairs.prefix(5).map {
+                        "\(render($0.key, depth: depth + 1)): \(render($0.value, depth: depth + 1))"
+                    }
+                    .joined(separator: ", ") + (pairs.count > 5 ? ", ..." : "") + "}"
+            case .alias: return "*alias"
+            }
+        }
+        var text = render(node, depth: 0)
+        if text.count > 60 { text = String(text.prefix(57)) + "..." }
+        switch node {
+        case .scalar(let scalar) where scalar.string.isEmpty: return "an empty value"
+        case .scalar: return "`\(text)`"
+        case .sequence: return "a list `\(text)`"
+        case .mapping: return "a mapping `\(text)`"
+        case .alias: return "an alias"
+        }
     }
 
     mutating func stringList(_ node: Node?, _ path: String) -> [String]? {
@@ -115,8 +158,22 @@ struct PolicyReader {
         }
     }
 
+    /// Loopback by address: `localhost`, an IPv4 address in 127.0.0.0/8, or ::1. A name that merely starts with
+    /// "127." (`127.0.0.1.nip.io`, `127.attacker.example`) resolves wherever its owner likes, so it is not.
     static func isLoopback(_ host: String) -> Bool {
-        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
+        var name = host.lowercased()
+        if name.hasPrefix("["), name.hasSuffix("]") { name = String(name.dropFirst().dropLast()) }
+        if name == "localhost" || name == "localhost." { return true }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, name, &v4) == 1 {
+            return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, name, &v6) == 1 {
+            let bytes = withUnsafeBytes(of: &v6) { Array($0) }
+            return bytes == Array(repeating: 0, count: 15) + [1]
+        }
+        return false
     }
 
     mutating func environmentName(_ node: Node?, _ path: String) -> String? {

@@ -8,6 +8,7 @@ import RotationEngine
 import RotationHistory
 import RotationPolicy
 import SCIMRotatorCore
+import Synchronization
 import UnixSignals
 
 extension SCIMRotator {
@@ -20,7 +21,8 @@ extension SCIMRotator {
                 period or deleteAfter ends, a retry after a failure, or the periodic --resync), never polling. Due \
                 policies run concurrently (--concurrency); each zone's steps run strictly in order.
 
-                Signals: SIGHUP reloads the policies (a broken file keeps the old set and logs why); SIGTERM and \
+                Signals: SIGHUP reloads the policies (a file that is invalid now keeps running in its last good \
+                version, and the log names the file and why; the other files load as they are); SIGTERM and \
                 SIGINT finish the current step and exit 0 (a rotation that already created its key runs on to \
                 promotion, so no secret is lost). A second daemon on the same database refuses to start.
                 """
@@ -43,13 +45,28 @@ extension SCIMRotator {
         )
         var http: String?
 
+        @Option(
+            name: .customLong("audit-head-interval"),
+            help: ArgumentHelp(
+                "Log and export the audit head (SEQ:HASH) this often (e.g. 1h, 15m).",
+                discussion: "Ship it off the machine; `audit verify --anchor SEQ:HASH` later proves nothing was cut.",
+                valueName: "duration"
+            )
+        )
+        var auditHeadInterval: String = "1h"
+
         var httpAddress: String? { http ?? ProcessInfo.processInfo.environment["SCIM_ROTATOR_HTTP"] }
+
+        var resyncSpan: TimeSpan { TimeSpan(parsing: resync) ?? .hours(1) }
 
         func validate() throws {
             guard let span = TimeSpan(parsing: resync), span.seconds >= 60 else {
                 throw ValidationError("--resync \(resync): a duration of at least 1m, like 1h or 30m")
             }
             guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
+            guard let head = TimeSpan(parsing: auditHeadInterval), head.seconds >= 1 else {
+                throw ValidationError("--audit-head-interval \(auditHeadInterval): a duration of at least 1s, like 1h")
+            }
             if let address = httpAddress, ObservabilityServer.parse(address) == nil {
                 throw ValidationError("--http \(address): write HOST:PORT, e.g. 127.0.0.1:9464")
             }
@@ -57,7 +74,11 @@ extension SCIMRotator {
 
         func run() async throws {
             let logger = common.logger(defaultLevel: .info)
-            _ = try common.loadPolicies()
+            let policies = DaemonPolicies(
+                directory: common.policiesDirectory,
+                initial: try common.loadPolicies(),
+                logger: logger
+            )
             let lockPath = PolicyLocks.daemonPath(database: common.databasePath)
             let lock: FileLock
             switch try FileLock.acquire(path: lockPath) {
@@ -91,12 +112,11 @@ extension SCIMRotator {
                 observability = server
             }
             let wiring = try common.wiring(store: store, logger: logger, shutdown: shutdown)
-            let common = self.common
             let scheduler = Scheduler(
-                configuration: .init(concurrency: concurrency, resync: TimeSpan(parsing: resync)!.timeInterval),
+                configuration: .init(concurrency: concurrency, resync: resyncSpan.timeInterval),
                 clock: wiring.clock,
                 logger: logger,
-                loadPolicies: { try PolicyLoader.loadDirectory(common.policiesDirectory) },
+                loadPolicies: { try policies.load() },
                 runPass: { await wiring.pass($0) },
                 onTick: { tick in health.tick(at: tick.at, nextWake: tick.nextWake, policies: tick.policies) }
             )
@@ -113,9 +133,51 @@ extension SCIMRotator {
                 }
             }
             defer { forward.cancel() }
+            let reporter = AuditHeadReporter(
+                interval: (TimeSpan(parsing: auditHeadInterval) ?? .hours(1)).timeInterval,
+                logger: logger,
+                head: { try store.head() }
+            )
+            let heads = Task { await reporter.run() }
+            defer { heads.cancel() }
             try await scheduler.run(signals: signals)
             await wiring.notifier?.drain(timeout: 10)
             await observability?.stop()
         }
+    }
+}
+
+/// The daemon's policies across reloads (SIGHUP): one invalid file never stops the others. A file that is invalid
+/// now keeps running in its last good version, and the log names the file and the problem.
+final class DaemonPolicies: Sendable {
+    let directory: String
+    let logger: Logger
+    private let current: Mutex<[Policy]>
+
+    init(directory: String, initial: [Policy], logger: Logger) {
+        self.directory = directory
+        self.logger = logger
+        self.current = Mutex(initial)
+    }
+
+    func load() throws -> [Policy] {
+        let reload = try PolicyLoader.reload(directory: directory, previous: current.withLock { $0 })
+        for problem in reload.problems {
+            for file in Set(problem.issues.map(\.file)).sorted() {
+                let kept = reload.kept.contains(file)
+                logger.error(
+                    kept
+                        ? "policy file invalid; its last good version keeps running"
+                        : "policy file invalid; it is not loaded",
+                    metadata: [
+                        "file": "\(file)",
+                        "error":
+                            "\(problem.issues.filter { $0.file == file }.map(\.description).joined(separator: "; "))",
+                    ]
+                )
+            }
+        }
+        current.withLock { $0 = reload.policies }
+        return reload.policies
     }
 }

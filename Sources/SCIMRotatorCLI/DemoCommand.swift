@@ -107,7 +107,9 @@ extension SCIMRotator {
                 Console.line(DemoPrinter.line(event))
             }
             let wired = wiring
-            let span = TimeSpan(parsing: duration)!
+            guard let span = TimeSpan(parsing: duration) else {
+                throw ValidationError("--duration \(duration): a duration like 365d")
+            }
             if !quiet {
                 Console.line(
                     "scim-rotator demo: \(policySet.count) policies, emulator at \(url), simulating \(span) from \(Times.short(start))"

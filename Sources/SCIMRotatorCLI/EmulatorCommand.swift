@@ -44,6 +44,13 @@ extension SCIMRotator {
         @Option(help: "Milliseconds added to every cloud API call.")
         var latencyMs: Int?
 
+        func validate() throws {
+            guard (0...65_535).contains(port) else {
+                throw ValidationError("--port \(port): a TCP port is 1-65535 (0 picks a free one)")
+            }
+            if let latencyMs, latencyMs < 0 { throw ValidationError("--latency-ms must not be negative") }
+        }
+
         func run() async throws {
             var configuration = EmulatorConfiguration.demo
             if let config {

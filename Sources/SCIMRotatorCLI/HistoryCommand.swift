@@ -18,6 +18,10 @@ extension SCIMRotator {
                 an ISO 8601 time or date, or a duration back from now (7d = seven days ago). --event may be given \
                 several times; kinds: \(EventKind.known.map(\.rawValue).joined(separator: ", ")).
 
+                Every deletion: `--event key.deleted` also lists `key.retired` (a key disabled and deleted to make \
+                room at the key limit); `key.abandoned` marks a key created by a rotation that could not finish, \
+                disabled and deleted on resume.
+
                 Secrets are never recorded; keys created here carry an HMAC-SHA256 fingerprint under a random \
                 per-database key, so "was this token ever issued here?" can be answered without storing it.
                 """
@@ -34,10 +38,16 @@ extension SCIMRotator {
         @Option(help: "Only this policy.")
         var policy: String?
 
-        @Option(help: "From this time on (ISO 8601, date, or 7d for seven days ago).")
+        @Option(
+            parsing: .unconditional,
+            help: ArgumentHelp(
+                "From this time on (ISO 8601, date, or 7d or -7d for seven days ago).",
+                valueName: "time"
+            )
+        )
         var since: String?
 
-        @Option(help: "Before this time.")
+        @Option(parsing: .unconditional, help: ArgumentHelp("Before this time (same forms).", valueName: "time"))
         var until: String?
 
         @Option(help: "Only events of this kind (repeatable), e.g. rotation.completed.")
@@ -77,7 +87,7 @@ extension SCIMRotator {
                 policy: policy,
                 since: try time(since, "since"),
                 until: try time(until, "until"),
-                kinds: event,
+                kinds: Self.expand(event),
                 limit: limit
             )
             let store = try common.openStore(readOnly: true)
@@ -103,6 +113,15 @@ extension SCIMRotator {
                 }
                 Console.line(events.isEmpty ? "no events match" : table.render())
             }
+        }
+
+        /// A retirement deletes a key: asking for deletions also finds the keys retired at the limit.
+        static func expand(_ kinds: [String]) -> [String] {
+            var expanded = kinds
+            if kinds.contains(EventKind.keyDeleted.rawValue), !kinds.contains(EventKind.keyRetired.rawValue) {
+                expanded.append(EventKind.keyRetired.rawValue)
+            }
+            return expanded
         }
 
         func csv(_ field: String) -> String {

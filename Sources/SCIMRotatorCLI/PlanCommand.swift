@@ -28,7 +28,14 @@ extension SCIMRotator {
         @Argument(help: "Only these policies (default: all).")
         var only: [String] = []
 
-        @Option(help: "The moment to plan for (default: now).")
+        // Unconditional: `--at -1d` (the past) is a value, not an unknown option.
+        @Option(
+            parsing: .unconditional,
+            help: ArgumentHelp(
+                "The moment to plan for (default: now): 2027-01-31T09:00:00Z, 2027-01-31, 30d, +12h or -1d.",
+                valueName: "time"
+            )
+        )
         var at: String?
 
         @Option(help: "table or json.")

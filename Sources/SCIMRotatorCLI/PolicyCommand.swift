@@ -22,10 +22,16 @@ extension SCIMRotator {
                 abstract: "Validate policy files without running anything.",
                 discussion: """
                     Checks every rule that can be checked offline: keys (with suggestions for typos), durations, \
-                    rotateBefore < keyLifetime, zone id formats, windows, sinks, URLs (https, or http to loopback), \
-                    and across files: unique names, one policy per zone. It also warns when the environment \
-                    variables a policy names for its access key are not set here. Exit status 1 when any file is \
-                    invalid.
+                    rotateBefore < keyLifetime, zone id and region formats, windows, sinks (at least one: use \
+                    `manual` to hand keys to a person), URLs (https, or http to loopback addresses: 127.0.0.0/8, ::1, \
+                    localhost), and across files: unique names, one policy per zone.
+
+                    It warns (exit status still 0) when maxAge exceeds the key lifetime, when gracePeriod is not \
+                    shorter than the rotation interval, when two policies deliver to the same file, Vault path or \
+                    Kubernetes key (easy to inherit from _defaults.yaml), when an Alibaba policy names no region \
+                    (cn-shanghai is assumed), and when the environment variables a policy names are not set here.
+
+                    Exit status 1 when any file is invalid.
                     """
             )
 
@@ -99,6 +105,7 @@ extension SCIMRotator {
                 var table = TextTable(["POLICY", "PROVIDER", "ZONE", "FILE"])
                 for policy in policies { table.add([policy.name, policy.provider.rawValue, policy.zone, policy.file]) }
                 Console.line(table.render())
+                for warning in PolicyLoader.warnings(policies) { Console.line("warning: \(warning)") }
                 for policy in policies {
                     for warning in Self.environmentWarnings(policy, environment: common.environment) {
                         Console.line("warning: \(policy.name): \(warning)")

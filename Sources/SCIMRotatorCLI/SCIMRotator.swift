@@ -38,6 +38,9 @@ extension SCIMRotator {
     /// Parses the process arguments, runs the command, and exits with its status: 0 on success, 1 when a policy
     /// failed or is blocked, 2 for usage errors, 64+ for the argument parser's own errors.
     public static func runFromCommandLine() async -> Never {
+        // A write to a pipe whose reader is gone (an exec sink that exits without reading its stdin, `| head`)
+        // returns EPIPE to the writer, which reports it, instead of killing the process without a word.
+        SignalDisposition.ignoreBrokenPipes()
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {

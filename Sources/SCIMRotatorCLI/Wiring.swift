@@ -10,6 +10,12 @@ import SCIMRotatorCore
 import TencentCIC
 import Transport
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Builds providers, sinks and runners for policies: the one place that knows every concrete implementation.
 /// Public for the benchmark, which drives fleets through exactly the code the CLI uses.
 public struct Wiring: Sendable {
@@ -58,6 +64,13 @@ public struct Wiring: Sendable {
             credentials = try CloudCredentials.fromEnvironment(policy.credentials, environment: environment)
         } catch {
             throw PolicySetupError(description: "policy \(policy.name) (\(policy.file)): \(error)")
+        }
+        // `policy check` rejects such a region; this guards policies built any other way.
+        if let region = policy.region, !CloudRegion.isValid(region) {
+            throw PolicySetupError(
+                description:
+                    "policy \(policy.name) (\(policy.file)): region `\(region)` is not a region id, e.g. \(CloudRegion.example(for: policy.provider))"
+            )
         }
         switch policy.provider {
         case .tencent:
@@ -242,12 +255,28 @@ public struct Wiring: Sendable {
     }
 }
 
-/// Lock files beside the database.
+/// Lock files beside the database, named after the file the database path resolves to: a symlink (or `./x`, or
+/// `dir/../x`) to the same database takes the same locks.
 enum PolicyLocks {
     /// `<db>.locks/<policy>.lock`; nil for an in-memory database.
     static func path(database: String, policy: String) -> String? {
-        database == ":memory:" ? nil : "\(database).locks/\(policy).lock"
+        database == ":memory:" ? nil : "\(resolved(database)).locks/\(policy).lock"
     }
 
-    static func daemonPath(database: String) -> String { "\(database).lock" }
+    static func daemonPath(database: String) -> String { "\(resolved(database)).lock" }
+
+    /// The database file with every symlink resolved; for a file not created yet, its resolved directory and name.
+    static func resolved(_ database: String) -> String {
+        if let real = realPath(database) { return real }
+        let directory = (database as NSString).deletingLastPathComponent
+        let name = (database as NSString).lastPathComponent
+        guard let real = realPath(directory.isEmpty ? "." : directory) else { return database }
+        return (real as NSString).appendingPathComponent(name)
+    }
+
+    static func realPath(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
 }

@@ -113,11 +113,21 @@ public struct Simulation: Sendable {
             let violations = try await world.check(lastPass: world.lastPass)
             if !violations.isEmpty {
                 outcome.violations = violations.map { "step \(step) (\(line)): \($0)" }
+                outcome.log += try history(h)
                 return outcome
             }
         }
         outcome.violations = try await world.settle(&outcome)
+        if !outcome.violations.isEmpty { outcome.log += try history(h) }
         return outcome
+    }
+
+    /// The history, one line per event, to read a failing seed.
+    func history(_ h: RotationHarness) throws -> [String] {
+        try ["history:"]
+            + h.store.events(EventFilter()).map { event in
+                "  #\(event.seq) \(event.time.prefix(16)) \(event.kind) \(event.keyId ?? "-") rotation \(event.rotationId?.prefix(8) ?? "-") \(event.actor): \(event.reason?.prefix(140) ?? "")"
+            }
     }
 
     /// The simulated world: the harness, the sinks and what the simulation itself did.
@@ -165,6 +175,7 @@ public struct Simulation: Sendable {
                     || (event.kind == EventKind.keyRetired.rawValue && event.detail?.contains("consent") == true)
                 if let key = known[keyId], key.status == .disabled || key.expiresAt <= clock.now() { return }
                 if !excused {
+                    // Its story so far, to read the violation.
                     watch.removals.withLock {
                         $0.append(
                             "\(event.kind) of \(keyId), which \(held.joined(separator: ", ")) holds: \(event.reason ?? "")"

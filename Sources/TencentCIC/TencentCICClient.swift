@@ -211,17 +211,18 @@ public struct TencentCICClient: Sendable {
 
     /// The exact request the client sends for `action` at `timestamp`: public so tests can compare it with the SDK's.
     public func signedRequest(action: String, body: Data, timestamp: Int64) -> HTTPRequest {
-        var components = URLComponents(url: configuration.endpoint, resolvingAgainstBaseURL: false)
+        let endpoint = HTTPRequest.withoutDefaultPort(configuration.endpoint)
+        var components = URLComponents(url: endpoint, resolvingAgainstBaseURL: false)
         components?.path = "/"
-        let url = components?.url ?? configuration.endpoint
+        let url = components?.url ?? endpoint
         var headers: [(name: String, value: String)] = [
             ("Content-Type", "application/json"),
-            ("Host", HTTPRequest.hostHeader(for: configuration.endpoint)),
+            ("Host", HTTPRequest.hostHeader(for: url)),
             ("X-TC-Action", action),
             ("X-TC-Timestamp", String(timestamp)),
             ("X-TC-Version", TencentCICConfiguration.version),
         ]
-        if let region = configuration.region, !region.isEmpty { headers.append(("X-TC-Region", region)) }
+        if let region = configuration.region, CloudRegion.isValid(region) { headers.append(("X-TC-Region", region)) }
         if let language = configuration.language { headers.append(("X-TC-Language", language)) }
         if let token = credentials.token { headers.append(("X-TC-Token", token.reveal())) }
         let signature = TC3Signer.sign(
@@ -313,13 +314,14 @@ public struct TencentCICClient: Sendable {
 
     /// The reply body for an error message: bounded, with CredentialSecret values and known secrets removed.
     static func redactedBody(_ body: Data, secrets: [Secret]) -> String {
-        var text = String(decoding: body.prefix(4_096), as: UTF8.self)
+        var text = String(decoding: body.prefix(65_536), as: UTF8.self)
         text = text.replacingOccurrences(
             of: #""CredentialSecret"\s*:\s*"[^"]*""#,
             with: #""CredentialSecret":"<redacted>""#,
             options: .regularExpression
         )
-        return text.redacting(secrets)
+        // Cut after redacting, so that a secret on the cut cannot survive in part.
+        return String(text.redacting(secrets).prefix(4_096))
     }
 
     /// Maps a CIC error code to the kind the rotation reasons about (reference §3 and §1).

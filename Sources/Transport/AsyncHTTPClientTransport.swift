@@ -104,7 +104,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
     }
 
     public func send(_ request: HTTPRequest) async throws -> HTTPResponse {
-        var outgoing = HTTPClientRequest(url: request.url.absoluteString)
+        var outgoing = HTTPClientRequest(url: HTTPRequest.withoutDefaultPort(request.url).absoluteString)
         outgoing.method = .RAW(value: request.method)
         for header in request.headers where header.name.lowercased() != "host" {
             outgoing.headers.add(name: header.name, value: header.value)

@@ -28,11 +28,33 @@ public struct HTTPRequest: Sendable {
         headers.first { $0.name.caseInsensitiveCompare(name) == .orderedSame }?.value
     }
 
-    /// The `Host` header value a client sends for `url`: host, plus `:port` when the URL names one.
+    /// The `Host` header value a client sends for `url`, exactly as libcurl and AsyncHTTPClient send it: the host,
+    /// plus `:port` when the URL names a port other than its scheme's default (`https://h:443` is sent as `h`).
+    /// Signers sign this value, so the Host that is signed is the Host that is sent.
     public static func hostHeader(for url: URL) -> String {
-        let host = url.host ?? ""
-        if let port = url.port { return "\(host):\(port)" }
+        var host = url.host ?? ""
+        if host.contains(":"), !host.hasPrefix("[") { host = "[\(host)]" }
+        if let port = url.port, port != defaultPort(for: url.scheme) { return "\(host):\(port)" }
         return host
+    }
+
+    /// 443 for https, 80 for http.
+    public static func defaultPort(for scheme: String?) -> Int? {
+        switch scheme?.lowercased() {
+        case "https": return 443
+        case "http": return 80
+        default: return nil
+        }
+    }
+
+    /// `url` without an explicit default port (`https://h:443/x` → `https://h/x`): the same server, and the form in
+    /// which every layer agrees on the Host header.
+    public static func withoutDefaultPort(_ url: URL) -> URL {
+        guard let port = url.port, port == defaultPort(for: url.scheme),
+            var components = URLComponents(url: url, resolvingAgainstBaseURL: false)
+        else { return url }
+        components.port = nil
+        return components.url ?? url
     }
 }
 

@@ -43,19 +43,24 @@ struct DeliveryNotificationTests {
         #expect(still.outcome == .waiting)
         #expect(still.message.contains("scim-rotator confirm test"))
         #expect(h.zoneKeys.first { $0.id == old }?.status == .enabled, "the old key stays enabled until confirmation")
-        // A crash while waiting does not abandon the key: it was delivered.
-        var rotation = try #require(try h.store.activeRotation(policy: "test"))
-        #expect(rotation.state == .awaitingConfirmation)
-        rotation.confirmedAt = h.clock.now()
-        try h.store.commit(JournalWrite(rotation: rotation), at: h.clock.now())
-        let promoted = await h.runner(sinks: [h.sink, manual]).pass()
-        #expect(promoted.outcome == .changed, "\(promoted.message)")
-        #expect(try h.count(.keyAbandoned) == 0)
-        let current = try #require(try h.store.keys(policy: "test").first { $0.role == .current })
-        #expect(current.keyId != old)
+        // The key was delivered: a restart while waiting does not abandon it.
+        h.crash()
         #expect(
             try String(contentsOfFile: directory + "/okta.token", encoding: .utf8) == h.sink.latest?.secret.reveal()
         )
+        #expect(try h.store.activeRotation(policy: "test")?.state == .awaitingConfirmation)
+        let promoted = await h.runner(sinks: [h.sink, manual]).confirm(reason: "pasted into Okta")
+        #expect(promoted.outcome == .changed, "\(promoted.message)")
+        #expect(try h.count(.keyAbandoned) == 0)
+        #expect(try h.events(.keyConfirmed).first?.reason == "pasted into Okta")
+        let current = try #require(try h.store.keys(policy: "test").first { $0.role == .current })
+        #expect(current.keyId != old && current.keyId == h.sink.latest?.keyId)
+        #expect(
+            !FileManager.default.fileExists(atPath: directory + "/okta.token"),
+            "the live secret is erased once promoted"
+        )
+        let nothing = await h.runner(sinks: [h.sink, manual]).confirm(reason: nil)
+        #expect(nothing.outcome == .failed && nothing.message.contains("nothing is waiting"))
     }
 
     @Test("webhooks hear about success, failure, blocked, stuck, emergency, expiring; outcomes are recorded")

@@ -27,6 +27,9 @@ struct PolicyLoaderTests {
           scim: {url: "http://127.0.0.1:8080/scim/v2"}
         """
 
+    /// A policy needs somewhere to deliver its keys.
+    static let sink = "deliver: [{file: {path: /var/lib/scim-rotator/out/x.token}}]\n"
+
     @Test("the documented example parses to what it says")
     func full() throws {
         let policy = try PolicyLoader.parse(yaml: Self.full, file: "policies/x.yaml")
@@ -63,7 +66,7 @@ struct PolicyLoaderTests {
     @Test("defaults: name from the file, SDK credential names, 365d keys, 30d before, 24h grace, 7d delete")
     func defaults() throws {
         let policy = try PolicyLoader.parse(
-            yaml: "provider: tencent\nzone: z-vft38p2hq8tq\n",
+            yaml: "provider: tencent\nzone: z-vft38p2hq8tq\n\(Self.sink)",
             file: "/etc/scim/prod-a.yaml"
         )
         #expect(policy.name == "prod-a")
@@ -77,7 +80,7 @@ struct PolicyLoaderTests {
         #expect(policy.endpoint == nil)
         #expect(policy.keyLimit == 2)
         let never = try PolicyLoader.parse(
-            yaml: "provider: tencent\nzone: z-vft38p2hq8tq\nrotation: {deleteAfter: never}\n",
+            yaml: "provider: tencent\nzone: z-vft38p2hq8tq\nrotation: {deleteAfter: never}\n\(Self.sink)",
             file: "a.yaml"
         )
         #expect(never.rotation.deleteAfter == nil)
@@ -178,7 +181,7 @@ struct PolicyLoaderTests {
     func message() throws {
         let error = #expect(throws: PolicyError.self) {
             try PolicyLoader.parse(
-                yaml: "provider: tencent\nzone: z-vft38p2hq8tq\nrotation:\n  rotateBefor: 30d\n",
+                yaml: "provider: tencent\nzone: z-vft38p2hq8tq\nrotation:\n  rotateBefor: 30d\n\(Self.sink)",
                 file: "policies/prod.yaml"
             )
         }
@@ -207,7 +210,7 @@ struct PolicyLoaderTests {
             atomically: true,
             encoding: .utf8
         )
-        try "rotation: {gracePeriod: 1h}\n".write(
+        try "rotation: {gracePeriod: 1h}\n\(Self.sink)".write(
             toFile: directory + "/_defaults.yaml",
             atomically: true,
             encoding: .utf8

@@ -113,6 +113,7 @@ struct SinkPolicyTests {
         try """
         provider: tencent
         rotation: {keyLifetime: 90d, gracePeriod: 12h}
+        deliver: [{file: {path: /var/lib/scim-rotator/out/x.token}}]
         notify:
           - webhook: {urlEnv: TEAM_HOOK}
         """.write(toFile: directory + "/_defaults.yaml", atomically: true, encoding: .utf8)
@@ -140,12 +141,12 @@ struct SinkPolicyTests {
     @Test("warnBefore defaults to half of rotateBefore")
     func warnBefore() throws {
         let policy = try PolicyLoader.parse(
-            yaml: "provider: tencent\nzone: z-vft38p2hq8tq\nrotation: {rotateBefore: 20d}\n",
+            yaml: "provider: tencent\nzone: z-vft38p2hq8tq\nrotation: {rotateBefore: 20d}\n\(PolicyLoaderTests.sink)",
             file: "p.yaml"
         )
         #expect(policy.rotation.effectiveWarnBefore == .days(10))
         let set = try PolicyLoader.parse(
-            yaml: "provider: tencent\nzone: z-vft38p2hq8tq\nrotation: {warnBefore: 25d}\n",
+            yaml: "provider: tencent\nzone: z-vft38p2hq8tq\nrotation: {warnBefore: 25d}\n\(PolicyLoaderTests.sink)",
             file: "p.yaml"
         )
         #expect(set.rotation.effectiveWarnBefore == .days(25))
