@@ -171,7 +171,7 @@ let package = Package(
             name: "scim-rotator-bench",
             dependencies: [
                 "SCIMRotatorCLI", "SCIMRotatorCore", "CloudEmulator", "RotationEngine", "RotationHistory",
-                "RotationPolicy",
+                "RotationPolicy", "SCIMRotatorTesting",
                 "Transport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

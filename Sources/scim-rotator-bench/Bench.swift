@@ -1,5 +1,7 @@
 import ArgumentParser
 import Foundation
+import SCIMRotatorCore
+import SCIMRotatorTesting
 
 /// `scim-rotator-bench`: figures for BENCHMARKS.md, each against a baseline measured in the same run.
 @main
@@ -110,8 +112,10 @@ struct Bench: AsyncParsableCommand {
             }
         }
         if events > 0 { report(try ProcessBenchmarks.history(binary: hasBinary ? binary : nil, count: events)) }
+        let calls = try await callTable()
+        print(calls)
         if let write {
-            try markdown(rows).write(toFile: write, atomically: true, encoding: .utf8)
+            try (markdown(rows) + "\n" + calls).write(toFile: write, atomically: true, encoding: .utf8)
             print("wrote \(write)")
         }
         if rows.contains(where: { $0.met == false }) { throw ExitCode(1) }
@@ -136,6 +140,30 @@ struct Bench: AsyncParsableCommand {
                 "| \(row.benchmark) | \(row.measured) | \(row.baseline) | \(row.ratio) | \(row.target) | \(row.met.map { $0 ? "yes" : "NO" } ?? "-") |\n"
         }
         return text + Self.notes
+    }
+
+    /// Cloud API calls per rotation by scenario and cloud (the emulator counts them; CallCountTests pins them).
+    func callTable() async throws -> String {
+        var text = """
+            ## Cloud calls per rotation
+
+            A pass lists a zone once and carries the keys it knows through its steps (List is the action that meets \
+            a cloud's per-second limit first). Counted by the emulator for one pass; `CallCountTests` pins them.
+
+            | scenario | cloud | List | Create | UpdateStatus | Delete | total |
+            |---|---|---|---|---|---|---|
+
+            """
+        for provider in ProviderKind.allCases {
+            for scenario in try await CallCounts.measure(provider) {
+                func count(_ action: String) -> Int {
+                    scenario.calls.first { $0.key.hasPrefix(action) }?.value ?? 0
+                }
+                text +=
+                    "| \(scenario.name) | \(provider.rawValue) | \(count("List")) | \(count("Create")) | \(count("Update")) | \(count("Delete")) | \(scenario.total) |\n"
+            }
+        }
+        return text
     }
 
     /// How to read the table; what each figure includes and leaves out.
