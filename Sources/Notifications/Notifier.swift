@@ -45,14 +45,13 @@ public final class Notifier: Sendable {
     /// The notification kinds an event stands for.
     public static func kinds(for event: HistoryEvent) -> [NotificationKind] {
         switch event.kind {
-        case EventKind.rotationFailed.rawValue, EventKind.keyUnusable.rawValue: return [.failure]
-        case EventKind.rotationBlocked.rawValue: return [.blocked]
-        case EventKind.policyStuck.rawValue: return [.stuck]
-        case EventKind.keyExpiring.rawValue: return [.expiring]
-        case EventKind.rotationWaiting.rawValue: return [.confirm]
-        case EventKind.rotationStarted.rawValue where event.actor == Actor.emergency.rawValue: return [.emergency]
-        case EventKind.rotationCompleted.rawValue:
-            return event.actor == Actor.emergency.rawValue ? [.emergency, .success] : [.success]
+        case .rotationFailed, .keyUnusable: return [.failure]
+        case .rotationBlocked: return [.blocked]
+        case .policyStuck: return [.stuck]
+        case .keyExpiring: return [.expiring]
+        case .rotationWaiting: return [.confirm]
+        case .rotationStarted where event.actor == .emergency: return [.emergency]
+        case .rotationCompleted: return event.actor == .emergency ? [.emergency, .success] : [.success]
         default: return []
         }
     }
@@ -94,8 +93,9 @@ public final class Notifier: Sendable {
             return ["text": headline]
         case .json:
             var body: [String: Any] = [
-                "kind": kind.rawValue, "message": headline, "policy": event.policy, "provider": event.provider,
-                "zone": event.zone, "event": event.kind, "time": event.time, "actor": event.actor, "seq": event.seq,
+                "kind": kind.rawValue, "message": headline, "policy": event.policy, "provider": event.provider.rawValue,
+                "zone": event.zone, "event": event.kind.rawValue, "time": event.time, "actor": event.actor.rawValue,
+                "seq": event.seq,
             ]
             if let rotation = event.rotationId { body["rotationId"] = rotation }
             if let key = event.keyId { body["keyId"] = key }
@@ -118,7 +118,7 @@ public final class Notifier: Sendable {
         case .stuck: return "\(subject): stuck\(reason)"
         case .emergency:
             return
-                "\(subject): emergency rotation \(event.kind == EventKind.rotationCompleted.rawValue ? "completed" : "started")\(reason)"
+                "\(subject): emergency rotation \(event.kind == .rotationCompleted ? "completed" : "started")\(reason)"
         case .expiring: return "\(subject): the current SCIM key \(event.keyId ?? "") is expiring\(reason)"
         case .success: return "\(subject): rotated to key \(event.keyId ?? "")"
         case .confirm: return "\(subject): a person must act before the new key is promoted\(reason)"
@@ -194,7 +194,7 @@ public final class Notifier: Sendable {
             detail["status"] = String(status)
             record = NewEvent(
                 policy: event.policy,
-                provider: ProviderKind(rawValue: event.provider) ?? policy.provider,
+                provider: event.provider,
                 zone: event.zone,
                 rotationId: event.rotationId,
                 kind: .notificationSent,
@@ -211,7 +211,7 @@ public final class Notifier: Sendable {
             )
             record = NewEvent(
                 policy: event.policy,
-                provider: ProviderKind(rawValue: event.provider) ?? policy.provider,
+                provider: event.provider,
                 zone: event.zone,
                 rotationId: event.rotationId,
                 kind: .notificationFailed,

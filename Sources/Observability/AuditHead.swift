@@ -31,9 +31,13 @@ public enum AuditHeadMetrics {
 public struct AuditHeadReporter: Sendable {
     let interval: Double
     let logger: Logger
-    let head: @Sendable () throws -> (seq: Int64, hash: String)?
+    let head: @Sendable () async throws -> (seq: Int64, hash: String)?
 
-    public init(interval: Double, logger: Logger, head: @escaping @Sendable () throws -> (seq: Int64, hash: String)?) {
+    public init(
+        interval: Double,
+        logger: Logger,
+        head: @escaping @Sendable () async throws -> (seq: Int64, hash: String)?
+    ) {
         self.interval = interval
         self.logger = logger
         self.head = head
@@ -41,15 +45,15 @@ public struct AuditHeadReporter: Sendable {
 
     public func run() async {
         while !Task.isCancelled {
-            report()
+            await report()
             try? await Task.sleep(nanoseconds: UInt64(max(1, interval) * 1_000_000_000))
         }
     }
 
     /// One report: an info line with `anchor=SEQ:HASH` (what `audit verify --anchor` takes) and the gauges.
-    public func report() {
+    public func report() async {
         do {
-            guard let head = try head() else { return }
+            guard let head = try await head() else { return }
             AuditHeadMetrics.record(seq: head.seq, hash: head.hash)
             logger.info(
                 "audit head",

@@ -15,9 +15,9 @@ public final class HealthState: Sendable {
 
     private let state = Mutex(State())
     public let grace: Double
-    private let databaseCheck: @Sendable () -> Bool
+    private let databaseCheck: @Sendable () async -> Bool
 
-    public init(grace: Double = 120, databaseCheck: @escaping @Sendable () -> Bool) {
+    public init(grace: Double = 120, databaseCheck: @escaping @Sendable () async -> Bool) {
         self.grace = grace
         self.databaseCheck = databaseCheck
     }
@@ -55,9 +55,9 @@ public final class HealthState: Sendable {
         )
     }
 
-    public func readiness() -> Report {
+    public func readiness() async -> Report {
         let s = state.withLock { $0 }
-        let database = databaseCheck()
+        let database = await databaseCheck()
         let ok = database && s.policies > 0
         let status =
             !database ? "the history database does not answer" : (s.policies == 0 ? "no policies loaded yet" : "ok")

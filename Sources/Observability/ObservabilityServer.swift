@@ -45,7 +45,7 @@ public final class ObservabilityServer: Sendable {
             )
         }
         router.get("/healthz") { _, _ -> Response in Self.json(health.health()) }
-        router.get("/readyz") { _, _ -> Response in Self.json(health.readiness()) }
+        router.get("/readyz") { _, _ -> Response in Self.json(await health.readiness()) }
         return router
     }
 

@@ -22,7 +22,7 @@ extension PolicyRunner {
         else { return false }
         guard let secret = try await currentSecret(current, fingerprint: fingerprint, key: key) else { return false }
         let url = policy.verify.scimURL ?? provider.scimBaseURL
-        var state = try store.policyState(policy: policy.name)
+        var state = try await store.policyState(policy: policy.name)
         state.currentCheckedAt = clock.now()
         let status: Int
         do {
@@ -60,8 +60,8 @@ extension PolicyRunner {
     /// The current key's secret, if this process or a readable sink has it.
     func currentSecret(_ current: KeyRecord, fingerprint: String, key: SCIMKey) async throws -> Secret? {
         if let rotationId = current.rotationId, let secret = secrets.secret(rotation: rotationId) { return secret }
-        let holders = Set(try holdings().holders(of: current.keyId))
-        let fingerprintKey = try store.fingerprintKey()
+        let holders = Set(try await holdings().holders(of: current.keyId))
+        let fingerprintKey = try await store.fingerprintKey()
         for case let sink as any ReadableSink in sinks where holders.contains(sink.identity) {
             do {
                 if let secret = try await sink.read(context: deliveryContext(key)),
@@ -83,7 +83,7 @@ extension PolicyRunner {
     /// promotes the key.
     public func confirm(reason: String?) async -> PassResult {
         do {
-            guard var rotation = try store.activeRotation(policy: policy.name),
+            guard var rotation = try await store.activeRotation(policy: policy.name),
                 rotation.state == .awaitingConfirmation
             else {
                 return PassResult(

@@ -9,7 +9,7 @@ import SCIMRotatorCore
 /// the cloud and records the outcome after, so a crash in between is finished on the next pass.
 extension PolicyRunner {
     func adopt(_ keyId: String, observed: [SCIMKey]) async throws {
-        var record = try keyRecord(for: keyId)
+        var record = try await keyRecord(for: keyId)
         if let key = observed.first(where: { $0.id == keyId }) { record.observe(key, at: clock.now()) }
         record.role = .current
         record.promotedAt = clock.now()
@@ -36,7 +36,7 @@ extension PolicyRunner {
     ) async throws
         -> KeyRecord
     {
-        var record = try keyRecord(for: keyId, roleIfNew: roleIfNew)
+        var record = try await keyRecord(for: keyId, roleIfNew: roleIfNew)
         record.intent = intent
         record.intentAt = clock.now()
         if let rotationId, record.rotationId == nil { record.rotationId = rotationId }
@@ -179,7 +179,8 @@ extension PolicyRunner {
         let reason = "finished after an interruption"
         for record in input.keys where keyIds.contains(record.keyId) {
             guard let intent = record.intent else { continue }
-            let rotation = try record.rotationId.flatMap { try store.rotation(id: $0) }
+            var rotation: RotationRecord?
+            if let rotationId = record.rotationId { rotation = try await store.rotation(id: rotationId) }
             switch intent {
             case .disable:
                 try await disable([record.keyId], reason: reason, actor: .scheduler, rotationId: record.rotationId)
@@ -196,7 +197,7 @@ extension PolicyRunner {
                     continue
                 }
                 // Half retired (disabled, not deleted): it serves no one now; finish.
-                let announcer = try store.activeRotation(policy: policy.name) ?? rotation
+                let announcer = try await store.activeRotation(policy: policy.name) ?? rotation
                 guard let announcer else {
                     try await abandon(record.keyId, rotation: rotation, reason: reason)
                     continue

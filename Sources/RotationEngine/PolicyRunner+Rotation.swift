@@ -146,8 +146,8 @@ extension PolicyRunner {
         if shutdown.isRequested { return .interrupted }
         let decision = Safety.makeRoom(
             observed: run.zone,
-            records: try store.keys(policy: policy.name),
-            holdings: try holdings(),
+            records: try await store.keys(policy: policy.name),
+            holdings: try await holdings(),
             policy: policy,
             now: clock.now(),
             emergency: run.rotation.trigger == .emergency,
@@ -158,7 +158,7 @@ extension PolicyRunner {
         // as nothing was done to the key yet: room is made only for the rotation that goes ahead now.
         let chosen: Set<String>
         if case .retire(let retirements) = decision { chosen = Set(retirements.map(\.key.id)) } else { chosen = [] }
-        for record in try store.keys(policy: policy.name)
+        for record in try await store.keys(policy: policy.name)
         where record.intent == .retire && !chosen.contains(record.keyId) {
             if run.zone.first(where: { $0.id == record.keyId })?.status == .enabled {
                 try await withdraw(record, reason: "no longer needed to make room")
@@ -210,7 +210,7 @@ extension PolicyRunner {
                 let sync = JournalSync.reconcile(
                     policy: policy,
                     observed: run.zone,
-                    records: try store.keys(policy: policy.name),
+                    records: try await store.keys(policy: policy.name),
                     now: clock.now()
                 )
                 if !sync.isEmpty { try await journal(sync) }
@@ -248,7 +248,7 @@ extension PolicyRunner {
         run.secret = created.secret
         try await failPoints.hit("after:create")
         let now = clock.now()
-        let fingerprint = created.secret.fingerprint(key: try store.fingerprintKey())
+        let fingerprint = created.secret.fingerprint(key: try await store.fingerprintKey())
         var record = KeyRecord(policy: policy.name, keyId: created.key.id, role: .pending, firstSeen: now)
         record.observe(created.key, at: now)
         record.fingerprint = fingerprint
@@ -280,7 +280,7 @@ extension PolicyRunner {
     /// that appeared outside the zone's keys journaled before the call (the pass's reconciliation recorded it as
     /// this rotation's): its secret died with the reply and no sink has it, so it is abandoned. Then start over.
     func recoverCreate(_ run: inout RotationRun) async throws -> RotationOutcome? {
-        let records = try store.keys(policy: policy.name)
+        let records = try await store.keys(policy: policy.name)
         let present = Set(run.zone.map(\.id))
         for orphan in records
         where orphan.role == .pending && orphan.rotationId == run.rotation.id && present.contains(orphan.keyId) {
@@ -401,7 +401,7 @@ extension PolicyRunner {
         }
         let context = deliveryContext(key)
         for sink in sinks {
-            var record = try sinkRecord(for: sink)
+            var record = try await sinkRecord(for: sink)
             if record.keyId == keyId { continue }
             guard let secret = try await obtainSecret(&run, context: context) else {
                 return try await unrecoverable(&run)
@@ -421,7 +421,7 @@ extension PolicyRunner {
                 let message = "\(error)".redacting([secret])
                 record.attemptKeyId = nil
                 record.lastError = message
-                let holders = try holdings().holders(of: keyId)
+                let holders = try await holdings().holders(of: keyId)
                 let kept =
                     holders.isEmpty
                     ? "no sink holds the key yet" : "\(holders.joined(separator: ", ")) already hold(s) it"
@@ -494,8 +494,8 @@ extension PolicyRunner {
     func obtainSecret(_ run: inout RotationRun, context: DeliveryContext) async throws -> Secret? {
         if let secret = run.secret { return secret }
         guard let keyId = run.rotation.newKeyId, let fingerprint = run.rotation.newKeyFingerprint else { return nil }
-        let holdings = try holdings()
-        let fingerprintKey = try store.fingerprintKey()
+        let holdings = try await holdings()
+        let fingerprintKey = try await store.fingerprintKey()
         for case let sink as any ReadableSink in sinks where holdings.holders(of: keyId).contains(sink.identity) {
             let stored: Secret?
             do {
@@ -551,7 +551,7 @@ extension PolicyRunner {
     /// (partial delivery), both keys stay enabled, and a person decides.
     func unrecoverable(_ run: inout RotationRun) async throws -> RotationOutcome? {
         guard let keyId = run.rotation.newKeyId else { return try await restart(&run, "no key was recorded") }
-        let holdings = try holdings()
+        let holdings = try await holdings()
         let holders = holdings.holders(of: keyId)
         if holders.isEmpty {
             try await abandon(
@@ -579,7 +579,7 @@ extension PolicyRunner {
     /// The new key becomes current and the old one previous. A normal rotation promotes and completes in one commit;
     /// an emergency promotes, disables every other key at once, then completes.
     func promote(_ run: inout RotationRun) async throws -> RotationOutcome? {
-        let promotion = try self.promotion(&run.rotation)
+        let promotion = try await self.promotion(&run.rotation)
         if run.rotation.trigger == .emergency {
             try await journal(promotion)
             try await failPoints.hit("after:promote")
@@ -591,11 +591,11 @@ extension PolicyRunner {
     }
 
     /// The journal write that makes the new key current and the old one previous (not committed yet).
-    func promotion(_ rotation: inout RotationRecord) throws -> JournalWrite {
+    func promotion(_ rotation: inout RotationRecord) async throws -> JournalWrite {
         guard let newKeyId = rotation.newKeyId else { return JournalWrite() }
         let now = clock.now()
         var changes: [KeyRecord] = []
-        for var record in try store.keys(policy: policy.name) {
+        for var record in try await store.keys(policy: policy.name) {
             if record.keyId == newKeyId {
                 record.role = .current
                 record.promotedAt = now
@@ -651,7 +651,7 @@ extension PolicyRunner {
         run.rotation.finishedAt = now
         run.rotation.lastError = nil
         RotatorMetrics.rotation(policy: policy.name, trigger: run.rotation.trigger, outcome: "completed")
-        var state = try store.policyState(policy: policy.name)
+        var state = try await store.policyState(policy: policy.name)
         state.failures = 0
         state.stuck = false
         state.blocked = false
@@ -704,7 +704,7 @@ extension PolicyRunner {
     func failed(_ run: inout RotationRun, _ error: any Error) async -> RotationOutcome {
         let message = "\(error)".redacting(run.secret.map { [$0] } ?? [])
         do {
-            let retiring = try store.keys(policy: policy.name).contains { $0.intent == .retire }
+            let retiring = try await store.keys(policy: policy.name).contains { $0.intent == .retire }
             if [.started, .roomMade].contains(run.rotation.state), !retiring {
                 try await end(&run.rotation, as: .failed, .rotationFailed, message)
             } else {
@@ -772,9 +772,9 @@ extension PolicyRunner {
     }
 
     /// Which of this policy's sinks may hold which key, as journaled now.
-    func holdings() throws -> Safety.Holdings {
+    func holdings() async throws -> Safety.Holdings {
         Safety.Holdings(
-            records: try store.sinks(policy: policy.name),
+            records: try await store.sinks(policy: policy.name),
             configured: sinks.map(\.identity),
             readable: sinks.filter { $0 is any ReadableSink }.map(\.identity)
         )

@@ -109,8 +109,8 @@ public struct PolicyRunner: Sendable {
                 try await warnIfExpiring()
                 RotatorMetrics.record(
                     policy: policy,
-                    keys: try store.keys(policy: policy.name),
-                    state: try store.policyState(policy: policy.name),
+                    keys: try await store.keys(policy: policy.name),
+                    state: try await store.policyState(policy: policy.name),
                     dueAt: result.dueAt
                 )
             } catch {
@@ -122,13 +122,13 @@ public struct PolicyRunner: Sendable {
 
     func warnIfExpiring() async throws {
         let now = clock.now()
-        guard let current = try store.keys(policy: policy.name).first(where: { $0.role == .current }),
+        guard let current = try await store.keys(policy: policy.name).first(where: { $0.role == .current }),
             let expires = current.expiresAt
         else { return }
         let left = expires.timeIntervalSince(now)
         guard left < policy.rotation.effectiveWarnBefore.timeInterval else { return }
-        guard try !recentlyRecorded(.keyExpiring, keyId: current.keyId) else { return }
-        let state = try store.policyState(policy: policy.name)
+        guard try await !recentlyRecorded(.keyExpiring, keyId: current.keyId) else { return }
+        let state = try await store.policyState(policy: policy.name)
         let why = left <= 0 ? "has expired" : "expires in \(Planner.span(left))"
         try await journal(
             events: [
@@ -144,8 +144,8 @@ public struct PolicyRunner: Sendable {
     }
 
     /// Whether `kind` was recorded for `keyId` in the last day (warnings fire at most once a day per key).
-    func recentlyRecorded(_ kind: EventKind, keyId: String) throws -> Bool {
-        let last = try store.events(EventFilter(policy: policy.name, kinds: [kind.rawValue], limit: 1)).first
+    func recentlyRecorded(_ kind: EventKind, keyId: String) async throws -> Bool {
+        let last = try await store.events(EventFilter(policy: policy.name, kinds: [kind], limit: 1)).first
         guard let last, last.keyId == keyId, let at = last.date else { return false }
         return clock.now().timeIntervalSince(at) < 86_400
     }
@@ -207,10 +207,10 @@ public struct PolicyRunner: Sendable {
                     for keyId in keyIds { try await abandon(keyId, rotation: nil, reason: plan.reason) }
                     pass.known = observed.filter { !keyIds.contains($0.id) }
                 case .supersede(let rotationId):
-                    guard var rotation = try store.rotation(id: rotationId) else { continue }
+                    guard var rotation = try await store.rotation(id: rotationId) else { continue }
                     try await end(&rotation, as: .failed, .rotationFailed, "superseded: \(plan.reason)")
                 case .resume(let rotationId):
-                    guard var rotation = try store.rotation(id: rotationId) else { continue }
+                    guard var rotation = try await store.rotation(id: rotationId) else { continue }
                     if let request = pass.request {
                         try await take(request, into: &rotation)
                         pass.request = nil
@@ -256,22 +256,22 @@ public struct PolicyRunner: Sendable {
     /// gathers everything the planner looks at.
     func observe(_ observed: [SCIMKey], request: RotationRequest?) async throws -> PlanInput {
         let now = clock.now()
-        let active = try store.activeRotation(policy: policy.name)
-        var records = try store.keys(policy: policy.name)
+        let active = try await store.activeRotation(policy: policy.name)
+        var records = try await store.keys(policy: policy.name)
         let sync = JournalSync.reconcile(policy: policy, observed: observed, records: records, active: active, now: now)
         if !sync.isEmpty {
             try await journal(sync)
-            records = try store.keys(policy: policy.name)
+            records = try await store.keys(policy: policy.name)
         }
         let input = Self.planInput(
             policy: policy,
             observed: observed,
             keys: records,
-            sinkRecords: try store.sinks(policy: policy.name),
+            sinkRecords: try await store.sinks(policy: policy.name),
             configuredSinks: sinks.map(\.identity),
             readableSinks: sinks.filter { $0 is any ReadableSink }.map(\.identity),
             active: active,
-            state: try store.policyState(policy: policy.name),
+            state: try await store.policyState(policy: policy.name),
             now: now,
             request: request
         )
@@ -311,7 +311,7 @@ public struct PolicyRunner: Sendable {
     /// Records that the current key does not work: `key.unusable` (at most once a day per key), which fires a
     /// `failure` notification.
     func reportUnusable(_ keyId: String, _ problem: String) async throws {
-        guard try !recentlyRecorded(.keyUnusable, keyId: keyId) else { return }
+        guard try await !recentlyRecorded(.keyUnusable, keyId: keyId) else { return }
         try await journal(events: [event(.keyUnusable, keyId: keyId, reason: problem)])
     }
 
@@ -338,7 +338,7 @@ public struct PolicyRunner: Sendable {
     }
 
     func finish(plan: Plan, input: PlanInput, _ pass: PassState) async throws -> PassResult {
-        let stored = try store.policyState(policy: policy.name)
+        let stored = try await store.policyState(policy: policy.name)
         var state = stored
         let now = clock.now()
         state.nextCheckAt = plan.nextCheck
@@ -375,7 +375,7 @@ public struct PolicyRunner: Sendable {
 
     /// Records a failure: back-off doubling from minBackoff to maxBackoff, stuck after stuckAfter in a row.
     func recordFailure(_ message: String, rotationId: String?, blocked: Bool) async throws -> Date {
-        var state = try store.policyState(policy: policy.name)
+        var state = try await store.policyState(policy: policy.name)
         let now = clock.now()
         let settings = policy.rotation
         state.failures += 1
@@ -462,14 +462,14 @@ public struct PolicyRunner: Sendable {
     }
 
     /// The journal's record of a key (a new one, in `roleIfNew`, when it has none).
-    func keyRecord(for keyId: String, roleIfNew: KeyRole = .other) throws -> KeyRecord {
-        try store.keys(policy: policy.name).first { $0.keyId == keyId }
+    func keyRecord(for keyId: String, roleIfNew: KeyRole = .other) async throws -> KeyRecord {
+        try await store.keys(policy: policy.name).first { $0.keyId == keyId }
             ?? KeyRecord(policy: policy.name, keyId: keyId, role: roleIfNew, firstSeen: clock.now())
     }
 
     /// The journal's record of a sink (a new empty one when it has none).
-    func sinkRecord(for sink: any DeliverySink) throws -> SinkRecord {
-        try store.sinks(policy: policy.name).first { $0.sink == sink.identity }
+    func sinkRecord(for sink: any DeliverySink) async throws -> SinkRecord {
+        try await store.sinks(policy: policy.name).first { $0.sink == sink.identity }
             ?? SinkRecord(policy: policy.name, sink: sink.identity)
     }
 }

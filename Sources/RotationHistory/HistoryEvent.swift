@@ -97,24 +97,56 @@ public struct NewEvent: Sendable {
     }
 }
 
-/// A recorded event, with its place in the SHA-256 chain.
+/// A recorded event, with its place in the SHA-256 chain (``HashChain``).
 public struct HistoryEvent: Sendable, Codable, Equatable {
     public var seq: Int64
     /// UTC, `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     public var time: String
     public var policy: String
-    public var provider: String
+    public var provider: ProviderKind
     public var zone: String
     public var rotationId: String?
-    public var kind: String
+    public var kind: EventKind
     public var keyId: String?
-    public var actor: String
+    public var actor: Actor
     public var reason: String?
     public var requestId: String?
     /// JSON object with sorted keys, or nil.
     public var detail: String?
     public var prevHash: String
     public var hash: String
+
+    public init(
+        seq: Int64,
+        time: String,
+        policy: String,
+        provider: ProviderKind,
+        zone: String,
+        rotationId: String?,
+        kind: EventKind,
+        keyId: String?,
+        actor: Actor,
+        reason: String?,
+        requestId: String?,
+        detail: String?,
+        prevHash: String,
+        hash: String
+    ) {
+        self.seq = seq
+        self.time = time
+        self.policy = policy
+        self.provider = provider
+        self.zone = zone
+        self.rotationId = rotationId
+        self.kind = kind
+        self.keyId = keyId
+        self.actor = actor
+        self.reason = reason
+        self.requestId = requestId
+        self.detail = detail
+        self.prevHash = prevHash
+        self.hash = hash
+    }
 
     public var date: Date? { HistoryTime.parse(time) }
 }

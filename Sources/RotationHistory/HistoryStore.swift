@@ -6,7 +6,7 @@ public struct EventFilter: Sendable {
     public var policy: String?
     public var since: Date?
     public var until: Date?
-    public var kinds: [String]
+    public var kinds: [EventKind]
     public var rotationId: String?
     /// Most recent first when set; all when nil.
     public var limit: Int?
@@ -15,7 +15,7 @@ public struct EventFilter: Sendable {
         policy: String? = nil,
         since: Date? = nil,
         until: Date? = nil,
-        kinds: [String] = [],
+        kinds: [EventKind] = [],
         rotationId: String? = nil,
         limit: Int? = nil
     ) {
@@ -44,34 +44,39 @@ public struct ChainVerification: Sendable, Equatable {
     }
 }
 
-/// The audit history and rotation journal. The rotation executor codes against this; `SQLiteHistoryStore` is the
-/// implementation (GRDB on the system SQLite).
-public protocol HistoryStore: Sendable {
-    /// The random per-database key under which secrets are fingerprinted.
-    func fingerprintKey() throws -> SymmetricKey
-
-    /// Writes a journal step and its events atomically and durably; returns the events as recorded.
-    @discardableResult func commit(_ write: JournalWrite, at now: Date) throws -> [HistoryEvent]
-
-    /// ``commit(_:at:)`` for async callers (the rotation executor): it suspends instead of blocking a thread of the
-    /// concurrency pool while the step is written and synced, and steps committed at the same time may share one
-    /// transaction and one sync. Returns once the step is on disk, like `commit`.
-    @discardableResult func record(_ write: JournalWrite, at now: Date) async throws -> [HistoryEvent]
-
-    func activeRotation(policy: String) throws -> RotationRecord?
-    func rotation(id: String) throws -> RotationRecord?
-    func keys(policy: String) throws -> [KeyRecord]
-    /// What each delivery destination of the policy holds.
-    func sinks(policy: String) throws -> [SinkRecord]
-    func policyState(policy: String) throws -> PolicyState
-    func policyStates() throws -> [PolicyState]
-
-    func events(_ filter: EventFilter) throws -> [HistoryEvent]
-    func verifyChain() throws -> ChainVerification
+/// A problem with the history database, phrased for the operator: what, where, and what to do.
+public struct HistoryError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
-extension HistoryStore {
-    @discardableResult public func record(_ write: JournalWrite, at now: Date) async throws -> [HistoryEvent] {
-        try commit(write, at: now)
-    }
+/// The audit history and rotation journal: what the rotation engine, the CLI and the dashboard code against, with a
+/// backend per database (``SQLiteHistoryStore``; PostgreSQL for replicas). Every call is asynchronous: a backend
+/// never blocks a thread of the concurrency pool on its disk or its network.
+///
+/// One write operation, ``record(_:at:)``: a journal step (rotation, keys, sinks, policy state) and its events,
+/// atomically and durably, the events numbered and chained (``HashChain``) by the backend.
+public protocol HistoryStore: Sendable {
+    /// The random per-database key under which secrets are fingerprinted.
+    func fingerprintKey() async throws -> SymmetricKey
+
+    /// Writes a journal step and its events atomically and durably; returns the events as recorded. Steps recorded
+    /// at the same moment may share one transaction and one sync (group commit).
+    @discardableResult func record(_ write: JournalWrite, at now: Date) async throws -> [HistoryEvent]
+
+    func activeRotation(policy: String) async throws -> RotationRecord?
+    func rotation(id: String) async throws -> RotationRecord?
+    func keys(policy: String) async throws -> [KeyRecord]
+    /// What each delivery destination of the policy holds.
+    func sinks(policy: String) async throws -> [SinkRecord]
+    func policyState(policy: String) async throws -> PolicyState
+    func policyStates() async throws -> [PolicyState]
+
+    func events(_ filter: EventFilter) async throws -> [HistoryEvent]
+    /// Re-checks the whole hash chain.
+    func verifyChain() async throws -> ChainVerification
+    /// The newest record's sequence number and chain hash (the anchor an operator records elsewhere).
+    func head() async throws -> (seq: Int64, hash: String)?
+    /// The chain hash recorded for record `seq`; nil when there is no such record.
+    func chainHash(seq: Int64) async throws -> String?
 }

@@ -9,14 +9,14 @@ import RotationPolicy
 import SCIMRotatorCore
 
 extension SCIMRotator {
-    struct Audit: ParsableCommand {
+    struct Audit: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "audit",
             abstract: "Check the integrity of the history.",
             subcommands: [Verify.self]
         )
 
-        struct Verify: ParsableCommand {
+        struct Verify: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
                 commandName: "verify",
                 abstract: "Re-check the history's SHA-256 hash chain and SQLite's integrity; print the head to anchor.",
@@ -64,9 +64,9 @@ extension SCIMRotator {
                 return (seq, hash)
             }
 
-            func run() throws {
+            func run() async throws {
                 let store = try common.openStore(readOnly: true)
-                let integrity = try store.integrityCheck()
+                let integrity = try await store.integrityCheck()
                 if integrity != ["ok"] {
                     let problems = integrity.prefix(5).map {
                         $0.split(whereSeparator: \.isNewline).joined(separator: " ")
@@ -76,16 +76,16 @@ extension SCIMRotator {
                         exitCode: 1
                     )
                 }
-                let result = try store.verifyChain()
+                let result = try await store.verifyChain()
                 if let broken = result.firstBroken {
                     throw CLIError(
                         "audit: record #\(broken.seq) is broken: \(broken.problem) (\(result.checked) records read)",
                         exitCode: 1
                     )
                 }
-                let head = try store.head()
+                let head = try await store.head()
                 if let anchor = anchor.flatMap(Self.parseAnchor) {
-                    guard let recorded = try store.chainHash(seq: anchor.seq) else {
+                    guard let recorded = try await store.chainHash(seq: anchor.seq) else {
                         throw CLIError(
                             "audit: the anchor \(anchor.seq):\(anchor.hash.prefix(12))... is gone: record #\(anchor.seq) no longer exists (the history ends at #\(head?.seq ?? 0)); its newest records were removed or the database was replaced",
                             exitCode: 1

@@ -93,7 +93,7 @@ extension SCIMRotator {
             let store = try common.openStore()
             let shutdown = ShutdownSignal()
             var observability: ObservabilityServer?
-            let health = HealthState(databaseCheck: { (try? store.policyStates()) != nil })
+            let health = HealthState(databaseCheck: { (try? await store.policyStates()) != nil })
             if let address = httpAddress, let (host, port) = ObservabilityServer.parse(address) {
                 let registry = PrometheusBackend.bootstrap()
                 let server = ObservabilityServer(
@@ -136,7 +136,7 @@ extension SCIMRotator {
             let reporter = AuditHeadReporter(
                 interval: (TimeSpan(parsing: auditHeadInterval) ?? .hours(1)).timeInterval,
                 logger: logger,
-                head: { try store.head() }
+                head: { try await store.head() }
             )
             let heads = Task { await reporter.run() }
             defer { heads.cancel() }

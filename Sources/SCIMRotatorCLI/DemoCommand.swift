@@ -135,7 +135,7 @@ extension SCIMRotator {
             let began = Date()
             try await scheduler.run(signals: signals, until: start.addingTimeInterval(span.timeInterval))
             let elapsed = Date().timeIntervalSince(began)
-            try summarize(store: store, policies: policySet, emulator: emulator, elapsed: elapsed, clock: clock)
+            try await summarize(store: store, policies: policySet, emulator: emulator, elapsed: elapsed, clock: clock)
         }
 
         func summarize(
@@ -144,11 +144,11 @@ extension SCIMRotator {
             emulator: CloudEmulator.Emulator,
             elapsed: Double,
             clock: VirtualClock
-        ) throws {
-            let events = try store.events(EventFilter())
+        ) async throws {
+            let events = try await store.events(EventFilter())
             var counts: [String: Int] = [:]
-            for event in events { counts[event.kind, default: 0] += 1 }
-            let chain = try store.verifyChain()
+            for event in events { counts[event.kind.rawValue, default: 0] += 1 }
+            let chain = try await store.verifyChain()
             Console.line("")
             Console.line("simulated until \(Times.short(clock.now())) in \(String(format: "%.1f", elapsed)) s")
             for kind in [
@@ -228,12 +228,12 @@ enum DemoPrinter {
     static func line(_ event: HistoryEvent) -> String {
         let time = String(event.time.prefix(16)).replacingOccurrences(of: "T", with: " ")
         var text =
-            "\(time)  \(event.policy)  \(event.kind.padding(toLength: 18, withPad: " ", startingAt: 0)) \(event.keyId ?? "")"
+            "\(time)  \(event.policy)  \(event.kind.rawValue.padding(toLength: 18, withPad: " ", startingAt: 0)) \(event.keyId ?? "")"
         if let reason = event.reason,
             [
                 "rotation.started", "key.adopted", "key.disabled", "key.deleted", "key.retired", "rotation.failed",
                 "rotation.blocked", "key.abandoned",
-            ].contains(event.kind)
+            ].contains(event.kind.rawValue)
         {
             text += "  — \(reason)"
         }

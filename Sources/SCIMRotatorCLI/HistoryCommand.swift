@@ -9,7 +9,7 @@ import RotationPolicy
 import SCIMRotatorCore
 
 extension SCIMRotator {
-    struct History: ParsableCommand {
+    struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "history",
             abstract: "Show the audit history: every rotation step, who caused it and why.",
@@ -68,7 +68,7 @@ extension SCIMRotator {
             if let limit, limit <= 0 { throw ValidationError("--limit must be at least 1") }
         }
 
-        func run() throws {
+        func run() async throws {
             let now = Date()
             func time(_ text: String?, _ name: String) throws -> Date? {
                 guard let text else { return nil }
@@ -91,7 +91,7 @@ extension SCIMRotator {
                 limit: limit
             )
             let store = try common.openStore(readOnly: true)
-            let events = try store.events(filter)
+            let events = try await store.events(filter)
             switch format {
             case .json:
                 Console.line(JSONOutput.render(events))
@@ -99,8 +99,9 @@ extension SCIMRotator {
                 let header = "seq,time,policy,provider,zone,rotation_id,kind,key_id,actor,reason,request_id,detail,hash"
                 let rows = events.map { e in
                     [
-                        String(e.seq), e.time, e.policy, e.provider, e.zone, e.rotationId ?? "", e.kind, e.keyId ?? "",
-                        e.actor, e.reason ?? "", e.requestId ?? "", e.detail ?? "", e.hash,
+                        String(e.seq), e.time, e.policy, e.provider.rawValue, e.zone, e.rotationId ?? "",
+                        e.kind.rawValue, e.keyId ?? "", e.actor.rawValue, e.reason ?? "", e.requestId ?? "",
+                        e.detail ?? "", e.hash,
                     ].map(csv).joined(separator: ",")
                 }
                 Console.line(([header] + rows).joined(separator: "\n"))
@@ -109,18 +110,19 @@ extension SCIMRotator {
                 for e in events {
                     var detail = e.reason ?? ""
                     if let extra = e.detail { detail += detail.isEmpty ? extra : " \(extra)" }
-                    table.add([String(e.time.prefix(19)) + "Z", e.policy, e.kind, e.keyId ?? "-", e.actor, detail])
+                    table.add([
+                        String(e.time.prefix(19)) + "Z", e.policy, e.kind.rawValue, e.keyId ?? "-", e.actor.rawValue,
+                        detail,
+                    ])
                 }
                 Console.line(events.isEmpty ? "no events match" : table.render())
             }
         }
 
         /// A retirement deletes a key: asking for deletions also finds the keys retired at the limit.
-        static func expand(_ kinds: [String]) -> [String] {
-            var expanded = kinds
-            if kinds.contains(EventKind.keyDeleted.rawValue), !kinds.contains(EventKind.keyRetired.rawValue) {
-                expanded.append(EventKind.keyRetired.rawValue)
-            }
+        static func expand(_ kinds: [String]) -> [EventKind] {
+            var expanded = kinds.map(EventKind.init(rawValue:))
+            if expanded.contains(.keyDeleted), !expanded.contains(.keyRetired) { expanded.append(.keyRetired) }
             return expanded
         }
 

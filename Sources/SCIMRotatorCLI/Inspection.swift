@@ -82,10 +82,10 @@ struct Inspection: Encodable {
             stale: false
         )
         do {
-            let records = try store?.keys(policy: policy.name) ?? []
-            let sinkRecords = try store?.sinks(policy: policy.name) ?? []
-            let state = try store?.policyState(policy: policy.name) ?? PolicyState(policy: policy.name)
-            let active = try store?.activeRotation(policy: policy.name)
+            let records = try await store?.keys(policy: policy.name) ?? []
+            let sinkRecords = try await store?.sinks(policy: policy.name) ?? []
+            let state = try await store?.policyState(policy: policy.name) ?? PolicyState(policy: policy.name)
+            let active = try await store?.activeRotation(policy: policy.name)
             let built = try? wiring.sinks(for: policy)
             let configured = built?.map(\.identity) ?? policy.deliver.map(\.summary)
             let readable = built?.filter { $0 is any ReadableSink }.map(\.identity) ?? []

@@ -86,7 +86,7 @@ extension SCIMRotator {
             if result.rotations.isEmpty {
                 throw CLIError("\(policy.name): no rotation started: \(result.message)", exitCode: 1)
             }
-            if let rotation = result.rotations.last, let record = try store.rotation(id: rotation) {
+            if let rotation = result.rotations.last, let record = try await store.rotation(id: rotation) {
                 Console.line("rotation \(record.id): \(record.state.rawValue); new key \(record.newKeyId ?? "-")")
             }
         }

@@ -67,7 +67,7 @@ extension SCIMRotator {
                 let provider = try wiring.provider(for: policy)
                 let before = try await provider.syncStatus()
                 try await provider.setSyncStatus(status)
-                try store.commit(
+                try await store.record(
                     JournalWrite(events: [
                         NewEvent(
                             policy: policy.name,

@@ -260,11 +260,11 @@ public final class RotationHarness: Sendable {
         )!
     }
 
-    public func events(_ kinds: EventKind...) throws -> [HistoryEvent] {
-        try store.events(EventFilter(kinds: kinds.map(\.rawValue)))
+    public func events(_ kinds: EventKind...) async throws -> [HistoryEvent] {
+        try await store.events(EventFilter(kinds: kinds))
     }
 
-    public func count(_ kind: EventKind) throws -> Int { try events(kind).count }
+    public func count(_ kind: EventKind) async throws -> Int { try await events(kind).count }
 
     /// Whether the emulator's SCIM endpoint accepts `secret` now.
     public func scimAccepts(_ secret: Secret) async -> Bool {
@@ -284,7 +284,7 @@ public final class RotationHarness: Sendable {
         if keys.count > policy.keyLimit {
             violations.append("the zone holds \(keys.count) keys, more than the limit \(policy.keyLimit)")
         }
-        let records = try store.keys(policy: policy.name)
+        let records = try await store.keys(policy: policy.name)
         let current = records.filter { $0.role == .current }
         if current.count != 1 { violations.append("\(current.count) current keys in the journal, expected exactly 1") }
         if let current = current.first {
@@ -305,7 +305,7 @@ public final class RotationHarness: Sendable {
                 }
             }
         }
-        let created = Set(try events(.keyCreated).compactMap(\.keyId))
+        let created = Set(try await events(.keyCreated).compactMap(\.keyId))
         let byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
         for key in keys where created.contains(key.id) {
             let role = byId[key.id]?.role
@@ -323,12 +323,12 @@ public final class RotationHarness: Sendable {
                 )
             }
         }
-        let chain = try store.verifyChain()
+        let chain = try await store.verifyChain()
         if let broken = chain.firstBroken {
             violations.append("audit chain broken at #\(broken.seq): \(broken.problem)")
         }
         var completions: [String: Int] = [:]
-        for event in try events(.rotationCompleted) { completions[event.rotationId ?? "", default: 0] += 1 }
+        for event in try await events(.rotationCompleted) { completions[event.rotationId ?? "", default: 0] += 1 }
         for (rotation, count) in completions where count > 1 {
             violations.append("rotation \(rotation) completed \(count) times")
         }

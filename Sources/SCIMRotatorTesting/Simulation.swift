@@ -113,18 +113,18 @@ public struct Simulation: Sendable {
             let violations = try await world.check(lastPass: world.lastPass)
             if !violations.isEmpty {
                 outcome.violations = violations.map { "step \(step) (\(line)): \($0)" }
-                outcome.log += try history(h)
+                outcome.log += try await history(h)
                 return outcome
             }
         }
         outcome.violations = try await world.settle(&outcome)
-        if !outcome.violations.isEmpty { outcome.log += try history(h) }
+        if !outcome.violations.isEmpty { outcome.log += try await history(h) }
         return outcome
     }
 
     /// The history, one line per event, to read a failing seed.
-    func history(_ h: RotationHarness) throws -> [String] {
-        try ["history:"]
+    func history(_ h: RotationHarness) async throws -> [String] {
+        try await ["history:"]
             + h.store.events(EventFilter()).map { event in
                 "  #\(event.seq) \(event.time.prefix(16)) \(event.kind) \(event.keyId ?? "-") rotation \(event.rotationId?.prefix(8) ?? "-") \(event.actor): \(event.reason?.prefix(140) ?? "")"
             }
@@ -163,16 +163,16 @@ public struct Simulation: Sendable {
             let touched = consoleTouched
             let clock = h.emulatorClock
             let runner = h.runner(failPoints: failPoints, sinks: sinks) { event in
-                let removal: Set<String> = ["key.disabled", "key.retired", "key.abandoned", "key.deleted"]
-                if event.kind == EventKind.rotationCompleted.rawValue, let id = event.rotationId {
+                let removal: Set<EventKind> = [.keyDisabled, .keyRetired, .keyAbandoned, .keyDeleted]
+                if event.kind == .rotationCompleted, let id = event.rotationId {
                     watch.completedRotations.withLock { $0[id, default: 0] += 1 }
                 }
                 guard removal.contains(event.kind), let keyId = event.keyId else { return }
                 let held = consumers.filter { $0.latest?.keyId == keyId }.map(\.name)
                 guard !held.isEmpty, !touched.contains(keyId) else { return }
                 let excused =
-                    event.actor == Actor.emergency.rawValue
-                    || (event.kind == EventKind.keyRetired.rawValue && event.detail?.contains("consent") == true)
+                    event.actor == .emergency
+                    || (event.kind == .keyRetired && event.detail?.contains("consent") == true)
                 if let key = known[keyId], key.status == .disabled || key.expiresAt <= clock.now() { return }
                 if !excused {
                     // Its story so far, to read the violation.
@@ -315,10 +315,10 @@ public struct Simulation: Sendable {
                 defer { removals = [] }
                 return removals
             }
-            let records = try h.store.keys(policy: h.policy.name)
+            let records = try await h.store.keys(policy: h.policy.name)
             let byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
-            let active = try h.store.activeRotation(policy: h.policy.name)
-            let ambiguous = try h.events(.rotationResumed).contains {
+            let active = try await h.store.activeRotation(policy: h.policy.name)
+            let ambiguous = try await h.events(.rotationResumed).contains {
                 $0.reason?.contains("cannot be told apart") == true
             }
             let madeByAPI = h.emulator.keysMadeByAPI(zone: h.policy.zone)
@@ -331,14 +331,14 @@ public struct Simulation: Sendable {
                     continue
                 }
                 if record.role == .other, !ambiguous {
-                    let story = try h.store.events(EventFilter()).filter { $0.keyId == key.id }
+                    let story = try await h.store.events(EventFilter()).filter { $0.keyId == key.id }
                         .map { "\($0.kind) (\($0.reason ?? ""))" }
                     violations.append(
                         "key \(key.id), made by the tool, is journaled as not created by it: \(story.joined(separator: "; "))"
                     )
                 }
             }
-            if let broken = try h.store.verifyChain().firstBroken {
+            if let broken = try await h.store.verifyChain().firstBroken {
                 violations.append("audit chain broken at #\(broken.seq): \(broken.problem)")
             }
             for (rotation, count) in watch.completedRotations.withLock({ $0 }) where count > 1 {
@@ -367,7 +367,7 @@ public struct Simulation: Sendable {
                 outcome.log.append("settle \(round): \(result.outcome) \(result.message.prefix(160))")
                 if result.outcome == .blocked {
                     // The operator reads the block and consents to retiring what is in the way (not the current key).
-                    let records = try h.store.keys(policy: h.policy.name)
+                    let records = try await h.store.keys(policy: h.policy.name)
                     let current = records.first { $0.role == .current }?.keyId
                     let inTheWay = h.zoneKeys.map(\.id).filter { $0 != current }
                     let request = RotationRequest(trigger: .manual, reason: "operator resolves", retire: inTheWay)
@@ -378,22 +378,22 @@ public struct Simulation: Sendable {
                 }
                 let violations = try await check(lastPass: result)
                 if !violations.isEmpty { return violations.map { "settling: \($0)" } }
-                let state = try h.store.policyState(policy: h.policy.name)
+                let state = try await h.store.policyState(policy: h.policy.name)
                 h.clock.set(max(h.clock.now(), state.nextAttemptAt ?? h.clock.now()).addingTimeInterval(1))
                 if h.emulatorClock !== h.clock { h.emulatorClock.set(h.clock.now()) }
                 if result.outcome == .idle || result.outcome == .changed, try await settled().isEmpty { break }
             }
-            outcome.completed = try h.count(.rotationCompleted)
+            outcome.completed = try await h.count(.rotationCompleted)
             return try await settled()
         }
 
         /// The settled state: no rotation in progress, every consumer holds the current key, and it works.
         func settled() async throws -> [String] {
             var problems: [String] = []
-            if let active = try h.store.activeRotation(policy: h.policy.name) {
+            if let active = try await h.store.activeRotation(policy: h.policy.name) {
                 problems.append("rotation \(active.id.prefix(8)) is still at \(active.state)")
             }
-            let current = try h.store.keys(policy: h.policy.name).first { $0.role == .current }
+            let current = try await h.store.keys(policy: h.policy.name).first { $0.role == .current }
             guard let current, let key = h.zoneKeys.first(where: { $0.id == current.keyId }) else {
                 return problems + ["no current key in the zone"]
             }

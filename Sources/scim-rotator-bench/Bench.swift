@@ -106,12 +106,14 @@ struct Bench: AsyncParsableCommand {
         }
         if idleSeconds > 0 {
             if hasBinary {
-                report(try ProcessBenchmarks.idleDaemon(binary: binary, policies: idlePolicies, seconds: idleSeconds))
+                report(
+                    try await ProcessBenchmarks.idleDaemon(binary: binary, policies: idlePolicies, seconds: idleSeconds)
+                )
             } else {
                 print("· idle daemon skipped: no \(binary) (swift build -c release --static-swift-stdlib first)")
             }
         }
-        if events > 0 { report(try ProcessBenchmarks.history(binary: hasBinary ? binary : nil, count: events)) }
+        if events > 0 { report(try await ProcessBenchmarks.history(binary: hasBinary ? binary : nil, count: events)) }
         let calls = try await callTable()
         print(calls)
         if let write {

@@ -37,7 +37,7 @@ enum Benchmarks {
                 fleet.clock.advance(by: 61 * 86_400)  // every zone is now due
                 let (results, seconds) = await fleet.reconcile(concurrency: concurrency)
                 let failed = results.filter { $0.isFailure || $0.rotations.isEmpty }
-                let rotations = try fleet.wiring.store.events(EventFilter(kinds: ["rotation.completed"])).count
+                let rotations = try await fleet.wiring.store.events(EventFilter(kinds: [.rotationCompleted])).count
                 await fleet.stop()
                 samples.append((seconds, failed.count, rotations))
             }

@@ -133,7 +133,7 @@ enum ProcessBenchmarks {
 
     /// An idle daemon with `policies` policies for `seconds`: CPU, peak RSS, and how late its timer fires when a
     /// rotation falls due in the middle of the window.
-    static func idleDaemon(binary: String, policies: Int, seconds: Double) throws -> [Row] {
+    static func idleDaemon(binary: String, policies: Int, seconds: Double) async throws -> [Row] {
         let directory = Bench.workDirectory.appendingPathComponent(
             "bench-idle-\(UUID().uuidString.prefix(8))"
         ).path
@@ -209,7 +209,7 @@ enum ProcessBenchmarks {
         }
         let port = try waitUntilHealthy(daemonErr)
         let startupCPU = cpuSeconds(daemon.processIdentifier)
-        Thread.sleep(forTimeInterval: seconds)
+        try await Task.sleep(for: .seconds(seconds))
         let idleCPU = cpuSeconds(daemon.processIdentifier) - startupCPU
         let rss = peakRSS(daemon.processIdentifier)
         let resident = residentBreakdown(daemon.processIdentifier)
@@ -233,7 +233,7 @@ enum ProcessBenchmarks {
             one.waitUntilExit()
         }
         _ = try waitUntilHealthy(oneErr)
-        Thread.sleep(forTimeInterval: 2)
+        try await Task.sleep(for: .seconds(2))
         let floor = peakRSS(one.processIdentifier)
         let metrics = String(decoding: get("http://127.0.0.1:\(port)/metrics").1, as: UTF8.self)
         let timerLateness = metrics.split(separator: "\n").first {
@@ -241,7 +241,7 @@ enum ProcessBenchmarks {
         }
         .flatMap { Double($0.split(separator: " ").last ?? "") }
         let store = try SQLiteHistoryStore(path: database, readOnly: true)
-        let started = try store.events(EventFilter(policy: "idle-0000", kinds: ["rotation.started"])).first?.date
+        let started = try await store.events(EventFilter(policy: "idle-0000", kinds: [.rotationStarted])).first?.date
         let lateness = started.map { $0.timeIntervalSince(dueAt) }
         return [
             Row(
@@ -279,7 +279,7 @@ enum ProcessBenchmarks {
     }
 
     /// History: `count` events, then a filtered query and `audit verify`, through the API and the CLI.
-    static func history(binary: String?, count: Int) throws -> [Row] {
+    static func history(binary: String?, count: Int) async throws -> [Row] {
         let directory = Bench.workDirectory.appendingPathComponent(
             "bench-history-\(UUID().uuidString.prefix(8))"
         ).path
@@ -308,28 +308,28 @@ enum ProcessBenchmarks {
                     detail: ["n": String(index)]
                 )
             }
-            try store.commit(JournalWrite(events: events), at: start.addingTimeInterval(Double(written)))
+            try await store.record(JournalWrite(events: events), at: start.addingTimeInterval(Double(written)))
             written += events.count
         }
         let insertSeconds = (ContinuousClock.now - insertStart).seconds
-        func time(_ body: () throws -> Void) rethrows -> Double {
+        func time(_ body: () async throws -> Void) async rethrows -> Double {
             let begin = ContinuousClock.now
-            try body()
+            try await body()
             return (ContinuousClock.now - begin).seconds
         }
         var found = 0
         var queries: [Double] = []
         for _ in 0..<5 {
             queries.append(
-                try time {
-                    found = try store.events(
-                        EventFilter(policy: "policy-042", kinds: ["rotation.completed"], limit: 100)
+                try await time {
+                    found = try await store.events(
+                        EventFilter(policy: "policy-042", kinds: [.rotationCompleted], limit: 100)
                     ).count
                 }
             )
         }
-        let range = try time {
-            _ = try store.events(
+        let range = try await time {
+            _ = try await store.events(
                 EventFilter(
                     since: start.addingTimeInterval(Double(count / 2)),
                     until: start.addingTimeInterval(Double(count / 2 + 3_600)),
@@ -338,11 +338,11 @@ enum ProcessBenchmarks {
             )
         }
         var verification = ChainVerification(checked: 0, firstBroken: nil)
-        let verify = try time { verification = try store.verifyChain() }
+        let verify = try await time { verification = try await store.verifyChain() }
         var cliQuery = Double.nan
         var cliVerify = Double.nan
         if let binary {
-            cliQuery = try time {
+            cliQuery = try await time {
                 _ = try run(
                     binary,
                     [
@@ -351,7 +351,7 @@ enum ProcessBenchmarks {
                     ]
                 )
             }
-            cliVerify = try time { _ = try run(binary, ["audit", "verify", "--db", path]) }
+            cliVerify = try await time { _ = try run(binary, ["audit", "verify", "--db", path]) }
         }
         let median = queries.sorted()[queries.count / 2]
         return [

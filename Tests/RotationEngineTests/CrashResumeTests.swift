@@ -41,13 +41,13 @@ struct CrashResumeTests {
         #expect(result.outcome == .changed || result.outcome == .idle, "\(point): \(result.message)")
         let violations = try await h.invariantViolations()
         #expect(violations.isEmpty, "\(point): \(violations)")
-        #expect(try h.count(.rotationCompleted) == 3, "\(point): the rotation completed once")
+        #expect(try await h.count(.rotationCompleted) == 3, "\(point): the rotation completed once")
         if ["after:create", "after:created", "after:verify"].contains(point) {
-            #expect(try h.count(.keyAbandoned) >= 1, "\(point): the key whose secret was lost is abandoned")
+            #expect(try await h.count(.keyAbandoned) >= 1, "\(point): the key whose secret was lost is abandoned")
         }
         if ["after:deliver", "after:delivered", "after:promote"].contains(point) {
-            #expect(try h.count(.keyAbandoned) == 0, "\(point): a delivered key is resumed, not abandoned")
-            #expect(try h.count(.keyCreated) == 3)
+            #expect(try await h.count(.keyAbandoned) == 0, "\(point): a delivered key is resumed, not abandoned")
+            #expect(try await h.count(.keyCreated) == 3)
         }
     }
 
@@ -68,13 +68,13 @@ struct CrashResumeTests {
         let crashed = await h.pass(failPoints: FailPoints([point: .crash], crashByThrowing: true))
         #expect(crashed.outcome == .interrupted)
         await h.pass()
-        let records = try h.store.keys(policy: "test")
+        let records = try await h.store.keys(policy: "test")
         if point == "after:disable" {
             #expect(records.contains { $0.role == .previous && $0.disabledByUs && $0.intent == nil })
-            #expect(try h.count(.keyDisabled) == 1)
+            #expect(try await h.count(.keyDisabled) == 1)
         } else {
             #expect(records.contains { $0.role == .deleted })
-            #expect(try h.count(.keyDeleted) == 1)
+            #expect(try await h.count(.keyDeleted) == 1)
         }
         #expect(try await h.invariantViolations().isEmpty)
     }
@@ -91,7 +91,7 @@ struct CrashResumeTests {
             _ = await h.pass(failPoints: FailPoints(["after:created": .crash], crashByThrowing: true))
         }
         let result = await h.pass()
-        #expect(try h.count(.rotationFailed) >= 1 || result.outcome == .changed)
+        #expect(try await h.count(.rotationFailed) >= 1 || result.outcome == .changed)
         #expect(h.zoneKeys.count <= 2)
     }
 
@@ -107,8 +107,8 @@ struct CrashResumeTests {
         shutdown.request()
         let stopped = await h.runner(shutdown: shutdown).pass()
         #expect(stopped.outcome == .interrupted)
-        #expect(try h.count(.keyCreated) == 1)
+        #expect(try await h.count(.keyCreated) == 1)
         await h.pass()
-        #expect(try h.count(.rotationCompleted) == 2)
+        #expect(try await h.count(.rotationCompleted) == 2)
     }
 }

@@ -34,8 +34,8 @@ struct DeliveryNotificationTests {
         let waiting = await h.runner(sinks: [h.sink, manual]).pass()
         #expect(waiting.outcome == .waiting)
         #expect(waiting.message.contains("scim-rotator confirm test"))
-        #expect(try h.count(.rotationWaiting) == 1)
-        #expect(try h.store.keys(policy: "test").first { $0.role == .current }?.keyId == old)
+        #expect(try await h.count(.rotationWaiting) == 1)
+        #expect(try await h.store.keys(policy: "test").first { $0.role == .current }?.keyId == old)
         #expect(h.zoneKeys.first { $0.id == old }?.status == .enabled)
         // Days pass, nothing happens without a person; the plan says why.
         h.advance(days: 3)
@@ -48,12 +48,12 @@ struct DeliveryNotificationTests {
         #expect(
             try String(contentsOfFile: directory + "/okta.token", encoding: .utf8) == h.sink.latest?.secret.reveal()
         )
-        #expect(try h.store.activeRotation(policy: "test")?.state == .awaitingConfirmation)
+        #expect(try await h.store.activeRotation(policy: "test")?.state == .awaitingConfirmation)
         let promoted = await h.runner(sinks: [h.sink, manual]).confirm(reason: "pasted into Okta")
         #expect(promoted.outcome == .changed, "\(promoted.message)")
-        #expect(try h.count(.keyAbandoned) == 0)
-        #expect(try h.events(.keyConfirmed).first?.reason == "pasted into Okta")
-        let current = try #require(try h.store.keys(policy: "test").first { $0.role == .current })
+        #expect(try await h.count(.keyAbandoned) == 0)
+        #expect(try await h.events(.keyConfirmed).first?.reason == "pasted into Okta")
+        let current = try #require(try await h.store.keys(policy: "test").first { $0.role == .current })
         #expect(current.keyId != old && current.keyId == h.sink.latest?.keyId)
         #expect(
             !FileManager.default.fileExists(atPath: directory + "/okta.token"),
@@ -95,9 +95,9 @@ struct DeliveryNotificationTests {
         for kind in ["success", "failure", "stuck", "expiring", "emergency"] {
             #expect(kinds.contains(kind), "\(kind) in \(kinds)")
         }
-        #expect(try h.count(.notificationSent) == webhook.payloads.count)
-        #expect(try h.count(.keyExpiring) >= 1)
-        let sent = try h.events(.notificationSent)
+        #expect(try await h.count(.notificationSent) == webhook.payloads.count)
+        #expect(try await h.count(.keyExpiring) >= 1)
+        let sent = try await h.events(.notificationSent)
         #expect(sent.contains { $0.detail?.contains("\"attempts\":\"2\"") == true }, "one was retried after a 503")
     }
 
@@ -139,10 +139,10 @@ struct DeliveryNotificationTests {
         #expect(result.outcome == .changed)
         // The rotation is over while its webhook still hangs: it did not wait for it.
         while webhook.hanging == 0 { await Task.yield() }
-        #expect(try h.count(.notificationFailed) + h.count(.notificationSent) == 0)
+        #expect(try await h.count(.notificationFailed) + h.count(.notificationSent) == 0)
         webhook.fail()
         await notifier.drain()
-        #expect(try h.count(.notificationFailed) == 1)
+        #expect(try await h.count(.notificationFailed) == 1)
     }
 
     @Test(
@@ -202,7 +202,10 @@ struct DeliveryNotificationTests {
         var haystacks: [(String, String)] = []
         haystacks.append(("logs", CapturingLogHandler.lines.withLock { $0.joined(separator: "\n") }))
         haystacks.append(
-            ("history", String(decoding: try JSONEncoder().encode(try h.store.events(EventFilter())), as: UTF8.self))
+            (
+                "history",
+                String(decoding: try JSONEncoder().encode(try await h.store.events(EventFilter())), as: UTF8.self)
+            )
         )
         for file in [database, database + "-wal"] {
             if let data = FileManager.default.contents(atPath: file) {

@@ -146,29 +146,32 @@ struct FaultSuiteTests {
         switch fault.expect {
         case .completes:
             #expect(first.outcome == .changed, "\(kind) \(fault.name): \(first.message)")
-            #expect(try h.count(.rotationCompleted) == 3, "\(kind) \(fault.name)")
+            #expect(try await h.count(.rotationCompleted) == 3, "\(kind) \(fault.name)")
         case .failsThenRecovers(let words):
             #expect(first.outcome == .failed, "\(kind) \(fault.name): \(first.outcome) \(first.message)")
             #expect(first.message.contains(words), "\(kind) \(fault.name): \(first.message)")
             let retryAt = try #require(first.nextCheck)
             #expect(retryAt > h.clock.now(), "a retry is scheduled")
-            #expect(try h.store.policyState(policy: "test").failures >= 1)
+            #expect(try await h.store.policyState(policy: "test").failures >= 1)
             var recovered = false
             for _ in 0..<6 where !recovered {
-                h.clock.set(max(h.clock.now(), try h.store.policyState(policy: "test").nextAttemptAt ?? h.clock.now()))
+                h.clock.set(
+                    max(h.clock.now(), try await h.store.policyState(policy: "test").nextAttemptAt ?? h.clock.now())
+                )
                 let outcome = await h.pass().outcome
-                recovered = try outcome == .changed && h.count(.rotationCompleted) == 3
+                let completed = try await h.count(.rotationCompleted)
+                recovered = outcome == .changed && completed == 3
             }
             #expect(recovered, "\(kind) \(fault.name): recovers once the fault is gone")
         case .blocksUntilConsent(let words):
             #expect(first.outcome == .blocked, "\(kind) \(fault.name): \(first.outcome) \(first.message)")
             #expect(first.message.contains(words), "\(kind) \(fault.name): \(first.message)")
-            let foreign = try #require(try h.store.keys(policy: "test").first { $0.role == .other })
+            let foreign = try #require(try await h.store.keys(policy: "test").first { $0.role == .other })
             #expect(first.message.contains(foreign.keyId), "the block names the key in the way")
             let consented = await h.pass(RotationRequest(trigger: .manual, reason: "unused", retire: [foreign.keyId]))
             #expect(consented.outcome == .changed, "\(kind) \(fault.name): \(consented.message)")
-            let retired = try h.events(.keyRetired).last
-            #expect(retired?.keyId == foreign.keyId && retired?.actor == "manual")
+            let retired = try await h.events(.keyRetired).last
+            #expect(retired?.keyId == foreign.keyId && retired?.actor == .manual)
             #expect(retired?.detail?.contains("consent") == true)
         }
         let violations = try await h.invariantViolations()

@@ -31,15 +31,17 @@ struct NeverBreakAConsumerTests {
     static func settle(_ h: RotationHarness, _ sinks: [any DeliverySink]) async throws -> PassResult {
         var result = await pass(h, sinks)
         for _ in 0..<6 where result.outcome != .changed && result.outcome != .idle {
-            h.clock.set(max(h.clock.now(), try h.store.policyState(policy: "test").nextAttemptAt ?? h.clock.now()))
+            h.clock.set(
+                max(h.clock.now(), try await h.store.policyState(policy: "test").nextAttemptAt ?? h.clock.now())
+            )
             result = await pass(h, sinks)
         }
         return result
     }
 
     /// Keys this tool disabled or deleted (events), with their actors.
-    static func removals(_ h: RotationHarness) throws -> [HistoryEvent] {
-        try h.events(.keyDisabled, .keyDeleted, .keyRetired, .keyAbandoned)
+    static func removals(_ h: RotationHarness) async throws -> [HistoryEvent] {
+        try await h.events(.keyDisabled, .keyDeleted, .keyRetired, .keyAbandoned)
     }
 
     // MARK: Partial delivery
@@ -61,15 +63,15 @@ struct NeverBreakAConsumerTests {
         #expect(failed.outcome == .failed, "\(failed.message)")
         let new = try #require(file.memory.latest)
         #expect(new.keyId != first.keyId)
-        #expect(try h.count(.keyAbandoned) == 0, "the key a sink holds is never abandoned")
+        #expect(try await h.count(.keyAbandoned) == 0, "the key a sink holds is never abandoned")
         #expect(h.zoneKeys.allSatisfy { $0.status == .enabled }, "both keys stay enabled")
         h.crash()  // a new process: the secret is only in the readable sink now
         let settled = try await Self.settle(h, sinks)
         #expect(settled.outcome == .changed || settled.outcome == .idle, "\(settled.message)")
         #expect(idp.latest?.keyId == new.keyId && idp.latest?.secret == new.secret, "the same key, not a new one")
-        #expect(try h.count(.keyCreated) == 2)
-        #expect(try h.events(.rotationResumed).contains { $0.detail?.contains("recoveredFrom") == true })
-        #expect(try h.store.keys(policy: "test").first { $0.role == .current }?.keyId == new.keyId)
+        #expect(try await h.count(.keyCreated) == 2)
+        #expect(try await h.events(.rotationResumed).contains { $0.detail?.contains("recoveredFrom") == true })
+        #expect(try await h.store.keys(policy: "test").first { $0.role == .current }?.keyId == new.keyId)
         #expect(try await h.invariantViolations(consumers: [idp, file.memory]).isEmpty)
     }
 
@@ -91,32 +93,32 @@ struct NeverBreakAConsumerTests {
         #expect(new.keyId != old)
         // The same process retries with the same key.
         other.failNext(1)
-        h.clock.set(try #require(try h.store.policyState(policy: "test").nextAttemptAt))
+        h.clock.set(try #require(try await h.store.policyState(policy: "test").nextAttemptAt))
         #expect(await Self.pass(h, sinks).outcome == .failed)
-        #expect(try h.count(.keyCreated) == 2, "no new key for a retry")
+        #expect(try await h.count(.keyCreated) == 2, "no new key for a retry")
         // The process dies: the secret is gone, and `exec push` may hold the key.
         h.crash()
-        h.clock.set(try #require(try h.store.policyState(policy: "test").nextAttemptAt))
+        h.clock.set(try #require(try await h.store.policyState(policy: "test").nextAttemptAt))
         let blocked = await Self.pass(h, sinks)
         #expect(blocked.outcome == .blocked, "\(blocked.message)")
         #expect(blocked.message.contains("partial delivery") && blocked.message.contains(new.keyId))
         #expect(h.zoneKeys.count == 2 && h.zoneKeys.allSatisfy { $0.status == .enabled }, "both keys stay enabled")
-        #expect(try Self.removals(h).isEmpty, "nothing a consumer may hold is touched")
-        #expect(try h.count(.rotationBlocked) == 1)
-        let sinkRecords = try h.store.sinks(policy: "test")
+        #expect(try await Self.removals(h).isEmpty, "nothing a consumer may hold is touched")
+        #expect(try await h.count(.rotationBlocked) == 1)
+        let sinkRecords = try await h.store.sinks(policy: "test")
         #expect(sinkRecords.first { $0.sink == "exec push" }?.keyId == new.keyId)
         #expect(sinkRecords.first { $0.sink == "exec other" }?.keyId == old)
         // Later passes keep saying so (the sinks hold different keys), and never touch either key.
-        h.clock.set(try #require(try h.store.policyState(policy: "test").nextAttemptAt))
+        h.clock.set(try #require(try await h.store.policyState(policy: "test").nextAttemptAt))
         let again = await Self.pass(h, sinks)
         #expect(again.outcome == .blocked && again.message.contains(new.keyId), "\(again.message)")
-        #expect(try Self.removals(h).isEmpty)
+        #expect(try await Self.removals(h).isEmpty)
         // The operator consents to retiring the half-delivered key: both sinks get a fresh one.
         let decided = await Self.pass(h, sinks, RotationRequest(trigger: .manual, reason: "fix", retire: [new.keyId]))
         #expect(decided.outcome == .changed, "\(decided.message)")
         #expect(push.latest?.keyId == other.latest?.keyId)
-        let retired = try h.events(.keyRetired)
-        #expect(retired.map(\.keyId) == [new.keyId] && retired[0].actor == "manual")
+        let retired = try await h.events(.keyRetired)
+        #expect(retired.map(\.keyId) == [new.keyId] && retired[0].actor == .manual)
         #expect(try await h.invariantViolations(consumers: [push, other]).isEmpty)
     }
 
@@ -134,9 +136,9 @@ struct NeverBreakAConsumerTests {
         try await h.fault(["action": h.createAction, "error": "InternalError", "times": 5])
         let resumed = await h.pass()
         #expect(resumed.outcome == .changed, "\(resumed.message)")
-        #expect(try h.count(.keyAbandoned) == 0)
-        #expect(try h.count(.keyCreated) == 2)
-        #expect(try h.store.keys(policy: "test").first { $0.role == .current }?.keyId == delivered.keyId)
+        #expect(try await h.count(.keyAbandoned) == 0)
+        #expect(try await h.count(.keyCreated) == 2)
+        #expect(try await h.store.keys(policy: "test").first { $0.role == .current }?.keyId == delivered.keyId)
         #expect(await h.scimAccepts(delivered.secret))
         #expect(try await h.invariantViolations().isEmpty)
     }
@@ -160,11 +162,11 @@ struct NeverBreakAConsumerTests {
             if readable {
                 #expect(next.outcome == .changed, "\(next.message)")
                 #expect(push.latest?.keyId == pushed.keyId && file.memory.latest?.keyId == pushed.keyId)
-                #expect(try h.count(.keyAbandoned) == 0)
+                #expect(try await h.count(.keyAbandoned) == 0)
             } else {
                 #expect(next.outcome == .blocked, "\(next.message)")
                 #expect(h.zoneKeys.contains { $0.id == pushed.keyId && $0.status == .enabled }, "never abandoned")
-                #expect(try Self.removals(h).isEmpty)
+                #expect(try await Self.removals(h).isEmpty)
             }
         }
     }
@@ -184,12 +186,12 @@ struct NeverBreakAConsumerTests {
         #expect(blocked.outcome == .blocked)
         #expect(blocked.message.contains(console.id) && blocked.message.contains("not created by this tool"))
         #expect(h.zoneKeys.contains { $0.id == console.id && $0.status == .enabled })
-        let event = try #require(try h.events(.rotationBlocked).last)
+        let event = try #require(try await h.events(.rotationBlocked).last)
         #expect(event.reason?.contains("--retire") == true)
-        #expect(try h.count(.keyRetired) == 0)
+        #expect(try await h.count(.keyRetired) == 0)
         let done = await h.pass(RotationRequest(trigger: .manual, reason: "a test key", retire: [console.id]))
         #expect(done.outcome == .changed)
-        #expect(try h.events(.keyRetired).first?.reason?.contains("consented") == true)
+        #expect(try await h.events(.keyRetired).first?.reason?.contains("consented") == true)
     }
 
     @Test(
@@ -200,7 +202,7 @@ struct NeverBreakAConsumerTests {
         let h = try RotationHarness(provider: kind)
         await h.pass()
         await h.pass(RotationRequest(trigger: .manual, reason: "first"))
-        let previous = try #require(try h.store.keys(policy: "test").first { $0.role == .previous }).keyId
+        let previous = try #require(try await h.store.keys(policy: "test").first { $0.role == .previous }).keyId
         h.advance(days: 0.5)
         let result = await h.pass(RotationRequest(trigger: .manual, reason: "again, within the grace period"))
         #expect(result.outcome == .blocked)
@@ -221,15 +223,15 @@ struct NeverBreakAConsumerTests {
         let h = try RotationHarness(provider: kind)
         await h.pass()
         await h.pass(RotationRequest(trigger: .manual, reason: "second key"))
-        let records = try h.store.keys(policy: "test")
+        let records = try await h.store.keys(policy: "test")
         let current = try #require(records.first { $0.role == .current }).keyId
         let previous = try #require(records.first { $0.role == .previous }).keyId
         h.emulator.setStatus(zone: h.policy.zone, key: current, to: .disabled)
         let result = await h.pass()
         #expect(result.outcome == .changed, "\(result.message)")
-        #expect(try h.events(.keyRetired).map(\.keyId) == [current], "the disabled key goes")
+        #expect(try await h.events(.keyRetired).map(\.keyId) == [current], "the disabled key goes")
         #expect(h.zoneKeys.contains { $0.id == previous && $0.status == .enabled }, "the previous key stays")
-        #expect(try h.count(.keyUnusable) == 1, "the broken current key was reported")
+        #expect(try await h.count(.keyUnusable) == 1, "the broken current key was reported")
     }
 
     @Test(
@@ -246,11 +248,13 @@ struct NeverBreakAConsumerTests {
         for _ in 0..<4 {
             let result = await h.pass()
             #expect(result.outcome == .failed || result.outcome == .blocked || result.outcome == .waiting)
-            h.clock.set(max(h.clock.now(), try h.store.policyState(policy: "test").nextAttemptAt ?? h.clock.now()))
+            h.clock.set(
+                max(h.clock.now(), try await h.store.policyState(policy: "test").nextAttemptAt ?? h.clock.now())
+            )
         }
         #expect(h.zoneKeys.contains { $0.id == current && $0.status == .enabled }, "the consumers' key is there")
         #expect(h.zoneKeys.contains { $0.id == console.id && $0.status == .enabled }, "so is the console's")
-        #expect(try Self.removals(h).isEmpty)
+        #expect(try await Self.removals(h).isEmpty)
     }
 
     // MARK: Silence
@@ -273,7 +277,7 @@ struct NeverBreakAConsumerTests {
         #expect(await !h.scimAccepts(first.secret))
         let result = await Self.pass(h, [file])
         #expect(result.outcome == .changed, "\(result.message)")
-        let unusable = try h.events(.keyUnusable)
+        let unusable = try await h.events(.keyUnusable)
         #expect(unusable.map(\.keyId) == [first.keyId])
         #expect(unusable.first?.reason?.contains("SCIM refused") == true)
         #expect(Notifier.kinds(for: unusable[0]) == [.failure])
@@ -304,12 +308,12 @@ struct NeverBreakAConsumerTests {
         h.advance(days: kind == .tencent ? 30 : 305)  // the current key expires while nobody confirms
         let expired = await Self.pass(h, [push, manual])
         #expect(expired.outcome == .unusable && expired.isFailure, "\(expired.message)")
-        #expect(try h.count(.keyUnusable) == 1)
+        #expect(try await h.count(.keyUnusable) == 1)
         await Self.pass(h, [push, manual])
-        #expect(try h.count(.keyUnusable) == 1, "at most once a day per key")
+        #expect(try await h.count(.keyUnusable) == 1, "at most once a day per key")
         h.advance(days: 1.1)
         await Self.pass(h, [push, manual])
-        #expect(try h.count(.keyUnusable) == 2)
+        #expect(try await h.count(.keyUnusable) == 2)
     }
 
     // MARK: Explained keys
@@ -327,10 +331,10 @@ struct NeverBreakAConsumerTests {
         let orphan = try #require(h.zoneKeys.max { $0.createdAt < $1.createdAt }).id
         let resumed = await h.pass()
         #expect(resumed.outcome == .changed, "\(resumed.message)")
-        let records = try h.store.keys(policy: "test")
+        let records = try await h.store.keys(policy: "test")
         #expect(records.first { $0.keyId == orphan }?.role == .abandoned)
         #expect(!records.contains { $0.role == .other })
-        let discovered = try h.events(.keyDiscovered)
+        let discovered = try await h.events(.keyDiscovered)
         #expect(discovered.map(\.keyId) == [orphan] && discovered[0].detail?.contains("orphanOf") == true)
         #expect(try await h.invariantViolations().isEmpty)
     }

@@ -18,7 +18,7 @@ struct RotationProtocolTests {
         let h = try RotationHarness(provider: kind)
         let result = await h.pass()
         #expect(result.outcome == .changed)
-        let kinds = try h.store.events(EventFilter()).map(\.kind)
+        let kinds = try await h.store.events(EventFilter()).map(\.kind.rawValue)
         #expect(
             kinds == [
                 "rotation.started", "key.created", "key.verified", "key.delivered", "key.promoted",
@@ -40,10 +40,10 @@ struct RotationProtocolTests {
         let newest = h.seedKey(ageDays: 10)
         h.seedKey(ageDays: 5, status: .disabled)
         await h.pass()
-        let adopted = try h.events(.keyAdopted)
+        let adopted = try await h.events(.keyAdopted)
         #expect(adopted.map(\.keyId) == [newest.id])
-        #expect(try h.count(.rotationStarted) == 0)
-        #expect(try h.store.keys(policy: "test").first { $0.role == .current }?.keyId == newest.id)
+        #expect(try await h.count(.rotationStarted) == 0)
+        #expect(try await h.store.keys(policy: "test").first { $0.role == .current }?.keyId == newest.id)
     }
 
     @Test(
@@ -68,15 +68,15 @@ struct RotationProtocolTests {
         // benchmark's business, not a test's (a wall-clock bound fails on a loaded machine).
         #expect(h.clock.realDelay(until: end) == 0)
         try await scheduler.run(signals: signals, until: end)
-        #expect(try h.count(.keyCreated) == 7)
-        #expect(try h.count(.rotationCompleted) == 7)
-        #expect(try h.count(.keyDisabled) == 6)
-        #expect(try h.count(.keyDeleted) == 5)
-        #expect(try h.count(.rotationFailed) == 0)
+        #expect(try await h.count(.keyCreated) == 7)
+        #expect(try await h.count(.rotationCompleted) == 7)
+        #expect(try await h.count(.keyDisabled) == 6)
+        #expect(try await h.count(.keyDeleted) == 5)
+        #expect(try await h.count(.rotationFailed) == 0)
         #expect(h.zoneKeys.count == 2)
         #expect(try await h.invariantViolations().isEmpty)
         // The identity provider always held a usable key: each delivery happened before its predecessor expired.
-        let created = try h.events(.keyCreated).compactMap { $0.date }
+        let created = try await h.events(.keyCreated).compactMap { $0.date }
         for (a, b) in zip(created, created.dropFirst()) { #expect(b.timeIntervalSince(a) <= 61 * 86_400) }
     }
 
@@ -119,7 +119,7 @@ struct RotationProtocolTests {
         #expect(h.zoneKeys.contains { $0.status == .disabled })
         h.advance(days: 50)
         await h.pass()
-        #expect(try h.count(.keyDeleted) == 0)
+        #expect(try await h.count(.keyDeleted) == 0)
         #expect(h.zoneKeys.contains { $0.status == .disabled })
     }
 
@@ -129,10 +129,10 @@ struct RotationProtocolTests {
         await h.pass()
         h.advance(days: 19)
         await h.pass()
-        #expect(try h.count(.rotationCompleted) == 1)
+        #expect(try await h.count(.rotationCompleted) == 1)
         h.advance(days: 1.01)
         await h.pass()
-        #expect(try h.count(.rotationCompleted) == 2)
+        #expect(try await h.count(.rotationCompleted) == 2)
     }
 
     @Test("a current key disabled or deleted outside the tool is replaced at once", arguments: ProviderKind.allCases)
@@ -142,12 +142,12 @@ struct RotationProtocolTests {
         let key = h.zoneKeys[0].id
         try await h.provider().setStatus(of: key, to: .disabled)
         await h.pass()
-        #expect(try h.count(.rotationCompleted) == 2)
-        let current = try h.store.keys(policy: "test").first { $0.role == .current }!.keyId
+        #expect(try await h.count(.rotationCompleted) == 2)
+        let current = try await h.store.keys(policy: "test").first { $0.role == .current }!.keyId
         _ = try await h.provider().deleteKey(current)
         await h.pass()
-        #expect(try h.count(.keyVanished) == 1)
-        #expect(try h.count(.rotationCompleted) == 3)
+        #expect(try await h.count(.keyVanished) == 1)
+        #expect(try await h.count(.rotationCompleted) == 3)
         #expect(try await h.invariantViolations().isEmpty)
     }
 }
@@ -162,9 +162,9 @@ struct KeyLimitTests {
         let newest = h.seedKey(ageDays: 1, status: .disabled)
         h.advance(days: 150)  // the adopted key is due
         await h.pass()
-        let retired = try h.events(.keyRetired)
+        let retired = try await h.events(.keyRetired)
         #expect(retired.map(\.keyId) == [newest.id], "the disabled key goes first")
-        #expect(try h.count(.rotationCompleted) == 1)
+        #expect(try await h.count(.rotationCompleted) == 1)
         #expect(h.zoneKeys.contains { $0.id == older.id }, "the current key is never retired")
         #expect(try await h.invariantViolations().isEmpty)
     }
@@ -176,9 +176,9 @@ struct KeyLimitTests {
         let result = await h.pass()
         #expect(result.outcome == .blocked)
         #expect(result.message.contains(only.id))
-        #expect(try h.count(.rotationBlocked) == 1)
+        #expect(try await h.count(.rotationBlocked) == 1)
         #expect(h.zoneKeys.map(\.id) == [only.id])
-        let state = try h.store.policyState(policy: "test")
+        let state = try await h.store.policyState(policy: "test")
         #expect(state.blocked && state.failures == 1 && state.nextAttemptAt != nil)
     }
 
@@ -193,14 +193,14 @@ struct KeyLimitTests {
         try await TestAdmin.fault(h, ["action": h.createAction, "consoleAddKey": true])
         let result = await h.pass()
         #expect(result.outcome == .blocked, "\(result.message)")
-        let console = try #require(try h.store.keys(policy: "test").first { $0.role == .other })
+        let console = try #require(try await h.store.keys(policy: "test").first { $0.role == .other })
         #expect(result.message.contains(console.keyId) && result.message.contains("--retire"))
         #expect(h.zoneKeys.contains { $0.id == console.keyId && $0.status == .enabled }, "a key someone may use stays")
-        #expect(try h.count(.keyRetired) == 0)
+        #expect(try await h.count(.keyRetired) == 0)
         let consented = await h.pass(RotationRequest(trigger: .manual, reason: "unused", retire: [console.keyId]))
         #expect(consented.outcome == .changed, "\(consented.message)")
-        #expect(try h.events(.keyRetired).map(\.keyId) == [console.keyId])
-        #expect(try h.count(.rotationCompleted) == 2)
+        #expect(try await h.events(.keyRetired).map(\.keyId) == [console.keyId])
+        #expect(try await h.count(.rotationCompleted) == 2)
         #expect(h.zoneKeys.count <= 2)
         #expect(try await h.invariantViolations().isEmpty)
     }
@@ -229,8 +229,8 @@ struct EmergencyTests {
         let leaked = h.zoneKeys[0].id
         await h.pass(RotationRequest(trigger: .emergency, reason: "leaked in a ticket"))
         #expect(h.zoneKeys.first { $0.id == leaked }?.status == .disabled)
-        let disabled = try h.events(.keyDisabled)
-        #expect(disabled.first?.actor == "emergency")
+        let disabled = try await h.events(.keyDisabled)
+        #expect(disabled.first?.actor == .emergency)
         await h.pass(RotationRequest(trigger: .emergency, reason: "again", deleteOld: true))
         #expect(h.zoneKeys.count == 1)
         #expect(try await h.invariantViolations().isEmpty)
@@ -248,7 +248,7 @@ struct EmergencyTests {
         #expect(normal.outcome == .blocked, "a normal rotation never retires the current key")
         let result = await h.pass(RotationRequest(trigger: .emergency, reason: "leaked"))
         #expect(result.outcome == .changed, "\(result.message)")
-        let retired = try h.events(.keyRetired)
+        let retired = try await h.events(.keyRetired)
         #expect(retired.map(\.keyId) == [leaked])
         #expect(retired.first?.detail?.contains("syncGap") == true)
         #expect(h.zoneKeys.count == 1 && h.zoneKeys[0].id != leaked)
@@ -270,26 +270,26 @@ struct FailureTests {
         h.advance(days: 61)
         let result = await h.pass()
         #expect(result.outcome == .failed)
-        #expect(try h.count(.keyAbandoned) == 0)
+        #expect(try await h.count(.keyAbandoned) == 0)
         let pending = try #require(h.zoneKeys.first { $0.id != current }).id
-        #expect(try h.store.keys(policy: "test").first { $0.role == .current }?.keyId == current)
+        #expect(try await h.store.keys(policy: "test").first { $0.role == .current }?.keyId == current)
         #expect(h.zoneKeys.first { $0.id == current }?.status == .enabled, "the old key stays enabled")
-        let failed = try h.events(.rotationFailed)
+        let failed = try await h.events(.rotationFailed)
         #expect(failed.count == 1 && failed[0].detail?.contains("willRetry") == true)
-        let state = try h.store.policyState(policy: "test")
+        let state = try await h.store.policyState(policy: "test")
         #expect(state.failures == 1)
         #expect(result.nextCheck == h.clock.now().addingTimeInterval(300))
         // Back-off: not retried before nextAttemptAt (still failing meanwhile), then the same key is delivered and
         // promoted.
         let waiting = await h.pass()
         #expect(waiting.outcome == .failed && waiting.message.contains("retrying with the same key"))
-        #expect(try h.count(.keyCreated) == 2)
+        #expect(try await h.count(.keyCreated) == 2)
         h.advance(days: 0.01)
         let retried = await h.pass()
         #expect(retried.outcome == .changed, "\(retried.message)")
         #expect(h.sink.latest?.keyId == pending, "the same key, not a new one")
-        #expect(try h.count(.keyCreated) == 2)
-        #expect(try h.store.policyState(policy: "test").failures == 0)
+        #expect(try await h.count(.keyCreated) == 2)
+        #expect(try await h.store.policyState(policy: "test").failures == 0)
         #expect(try await h.invariantViolations().isEmpty)
     }
 
@@ -301,7 +301,7 @@ struct FailureTests {
         #expect(result.message.contains("verify"))
         #expect(h.sink.delivered.isEmpty)
         #expect(h.zoneKeys.isEmpty)
-        #expect(try h.count(.keyAbandoned) == 1)
+        #expect(try await h.count(.keyAbandoned) == 1)
     }
 
     @Test("consecutive failures back off exponentially and flag the policy stuck", arguments: ProviderKind.allCases)
@@ -315,14 +315,14 @@ struct FailureTests {
             h.clock.set(result.nextCheck!)
         }
         #expect(delays == [300, 600, 1_200, 2_400])
-        #expect(try h.store.policyState(policy: "test").stuck)
-        #expect(try h.count(.policyStuck) == 1)
+        #expect(try await h.store.policyState(policy: "test").stuck)
+        #expect(try await h.count(.policyStuck) == 1)
         let plan = Planner.plan(
             PlanInput(
                 policy: h.policy,
                 observed: h.zoneKeys,
-                keys: try h.store.keys(policy: "test"),
-                state: try h.store.policyState(policy: "test"),
+                keys: try await h.store.keys(policy: "test"),
+                state: try await h.store.policyState(policy: "test"),
                 now: h.clock.now()
             )
         )
@@ -340,7 +340,7 @@ struct FailureTests {
         try await TestAdmin.fault(h, ["action": h.createAction, "drop": "after"])
         let result = await h.pass()
         #expect(result.outcome == .changed, "\(result.message)")
-        #expect(try h.count(.keyAbandoned) == 1)
+        #expect(try await h.count(.keyAbandoned) == 1)
         #expect(h.zoneKeys.count == 2)
         #expect(try await h.invariantViolations().isEmpty)
     }

@@ -2,7 +2,7 @@ import Foundation
 import SCIMRotatorCore
 import Testing
 
-@testable import RotationHistory
+@_spi(Testing) @testable import RotationHistory
 
 @Suite("Group commit: journal steps recorded at once share transactions, each keeps its own result")
 struct GroupCommitTests {
@@ -36,8 +36,8 @@ struct GroupCommitTests {
             }
             try await tasks.waitForAll()
         }
-        #expect(try store.verifyChain() == ChainVerification(checked: 400, firstBroken: nil))
-        let events = try store.events(EventFilter(limit: 1_000)).sorted { $0.seq < $1.seq }
+        #expect(try await store.verifyChain() == ChainVerification(checked: 400, firstBroken: nil))
+        let events = try await store.events(EventFilter(limit: 1_000)).sorted { $0.seq < $1.seq }
         #expect(Set(events.compactMap(\.keyId)).count == 400)
         for writer in 0..<16 {
             let steps = events.filter { $0.policy == "p\(writer)" }.compactMap(\.keyId)
@@ -77,7 +77,7 @@ struct GroupCommitTests {
             return all
         }
         #expect(results.filter { !$0.value }.map(\.key) == [9])
-        #expect(try store.events(EventFilter(limit: 100)).count == 19)
-        #expect(try store.verifyChain().firstBroken == nil)
+        #expect(try await store.events(EventFilter(limit: 100)).count == 19)
+        #expect(try await store.verifyChain().firstBroken == nil)
     }
 }

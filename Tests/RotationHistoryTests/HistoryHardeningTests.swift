@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
-import RotationHistory
+@_spi(Testing) import RotationHistory
 import SCIMRotatorCore
 import Testing
 
@@ -32,8 +32,8 @@ struct HistoryHardeningTests {
     func path() -> String { HistoryStoreTests.temporaryPath() }
 
     /// `events` records in one transaction (one disk sync, so the test does not hold a pool thread for long).
-    func fill(_ store: SQLiteHistoryStore, events: Int) throws {
-        try store.commit(
+    func fill(_ store: SQLiteHistoryStore, events: Int) async throws {
+        try await store.record(
             JournalWrite(
                 events: (0..<events).map { index in
                     NewEvent(
@@ -52,10 +52,10 @@ struct HistoryHardeningTests {
     }
 
     @Test("the database, -wal and -shm are created 0600, and a looser existing database is tightened")
-    func fileModes() throws {
+    func fileModes() async throws {
         let path = path()
         let store = try SQLiteHistoryStore(path: path)
-        try fill(store, events: 3)
+        try await fill(store, events: 3)
         for file in [path, path + "-wal", path + "-shm"] {
             #expect(mode(file) == 0o600, "\(file): \(String(mode(file) ?? 0, radix: 8))")
         }
@@ -72,14 +72,14 @@ struct HistoryHardeningTests {
     }
 
     @Test("our databases carry an application_id; another application's database is refused and left untouched")
-    func ownership() throws {
+    func ownership() async throws {
         let ours = path()
         _ = try SQLiteHistoryStore(path: ours)
-        let id = try DatabaseQueue(path: ours).read { db in try Int32.fetchOne(db, sql: "PRAGMA application_id") }
+        let id = try await DatabaseQueue(path: ours).read { db in try Int32.fetchOne(db, sql: "PRAGMA application_id") }
         #expect(id == SQLiteHistoryStore.applicationID)
 
         let foreign = path()
-        try DatabaseQueue(path: foreign).write { db in
+        try await DatabaseQueue(path: foreign).write { db in
             try db.execute(
                 sql: "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5)"
             )
@@ -92,7 +92,7 @@ struct HistoryHardeningTests {
         #expect(digest(foreign) == before, "not a byte was written")
 
         let marked = path()
-        try DatabaseQueue(path: marked).write { db in
+        try await DatabaseQueue(path: marked).write { db in
             try db.execute(sql: "PRAGMA application_id = 1234; CREATE TABLE meta (key TEXT)")
         }
         let other = #expect(throws: HistoryError.self) { try SQLiteHistoryStore(path: marked) }
@@ -100,37 +100,37 @@ struct HistoryHardeningTests {
 
         // An empty SQLite file (created by hand) is fine, and becomes ours.
         let empty = path()
-        try DatabaseQueue(path: empty).write { db in try db.execute(sql: "PRAGMA user_version = 0") }
+        try await DatabaseQueue(path: empty).write { db in try db.execute(sql: "PRAGMA user_version = 0") }
         _ = try SQLiteHistoryStore(path: empty)
         #expect(
-            try DatabaseQueue(path: empty).read { try Int32.fetchOne($0, sql: "PRAGMA application_id") }
+            try await DatabaseQueue(path: empty).read { try Int32.fetchOne($0, sql: "PRAGMA application_id") }
                 == SQLiteHistoryStore.applicationID
         )
 
         // A history written before application ids is still ours.
         let legacy = path()
         let store = try SQLiteHistoryStore(path: legacy)
-        try fill(store, events: 2)
+        try await fill(store, events: 2)
         try store.unsafeExecute("PRAGMA application_id = 0")
         _ = try SQLiteHistoryStore(path: legacy)
-        #expect(try SQLiteHistoryStore(path: legacy).events(EventFilter()).count == 2)
+        #expect(try await SQLiteHistoryStore(path: legacy).events(EventFilter()).count == 2)
     }
 
     @Test("a damaged page: the integrity check names it, and a writable open refuses before writing")
-    func integrity() throws {
+    func integrity() async throws {
         let path = path()
         do {
             let store = try SQLiteHistoryStore(path: path)
-            try fill(store, events: 300)
-            #expect(try store.integrityCheck() == ["ok"])
+            try await fill(store, events: 300)
+            #expect(try await store.integrityCheck() == ["ok"])
         }
-        try DatabaseQueue(path: path).writeWithoutTransaction { db in
+        try await DatabaseQueue(path: path).writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
         try corruptLastPage(path)
         let damaged = digest(path)
         let readOnly = try SQLiteHistoryStore(path: path, readOnly: true)
-        #expect(try readOnly.integrityCheck() != ["ok"])
+        #expect(try await readOnly.integrityCheck() != ["ok"])
         let refused = #expect(throws: HistoryError.self) { try SQLiteHistoryStore(path: path) }
         #expect(refused?.description.contains("quick check") == true, "\(String(describing: refused))")
         #expect(refused?.description.contains("nothing was written") == true)
@@ -138,15 +138,15 @@ struct HistoryHardeningTests {
     }
 
     @Test("the head is the newest record's sequence number and chain hash")
-    func head() throws {
+    func head() async throws {
         let store = try SQLiteHistoryStore()
-        #expect(try store.head() == nil)
-        try fill(store, events: 5)
-        let head = try #require(try store.head())
+        #expect(try await store.head() == nil)
+        try await fill(store, events: 5)
+        let head = try #require(try await store.head())
         #expect(head.seq == 5)
         #expect(head.hash.count == 64)
-        #expect(try store.chainHash(seq: 5) == head.hash)
-        #expect(try store.chainHash(seq: 6) == nil)
-        #expect(try store.verifyChain().firstBroken == nil)
+        #expect(try await store.chainHash(seq: 5) == head.hash)
+        #expect(try await store.chainHash(seq: 6) == nil)
+        #expect(try await store.verifyChain().firstBroken == nil)
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import RotationHistory
+@_spi(Testing) import RotationHistory
 import SCIMRotatorCore
 import Testing
 
@@ -25,80 +25,82 @@ struct HistoryStoreTests {
     }
 
     @Test("events are chained and the chain verifies")
-    func chain() throws {
+    func chain() async throws {
         let store = try SQLiteHistoryStore()
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         for index in 0..<20 {
-            try store.commit(
+            try await store.record(
                 JournalWrite(events: [event(.keyCreated, key: "k\(index)")]),
                 at: start.addingTimeInterval(Double(index))
             )
         }
-        let events = try store.events(EventFilter())
+        let events = try await store.events(EventFilter())
         #expect(events.count == 20)
         #expect(events[0].prevHash == "")
         for (a, b) in zip(events, events.dropFirst()) { #expect(b.prevHash == a.hash) }
-        #expect(try store.verifyChain() == ChainVerification(checked: 20, firstBroken: nil))
+        #expect(try await store.verifyChain() == ChainVerification(checked: 20, firstBroken: nil))
     }
 
     @Test("the table is append-only, and an edited or deleted row is found by audit")
-    func tamper() throws {
+    func tamper() async throws {
         let path = Self.temporaryPath()
         let store = try SQLiteHistoryStore(path: path)
         for index in 0..<5 {
-            try store.commit(JournalWrite(events: [event(.keyCreated, key: "k\(index)")]), at: Date())
+            try await store.record(JournalWrite(events: [event(.keyCreated, key: "k\(index)")]), at: Date())
         }
         #expect(throws: (any Error).self) { try store.unsafeExecute("UPDATE events SET reason = 'x' WHERE seq = 3") }
         #expect(throws: (any Error).self) { try store.unsafeExecute("DELETE FROM events WHERE seq = 3") }
         // Someone with the file drops the trigger and edits a row.
         try store.unsafeExecute("DROP TRIGGER events_no_update; UPDATE events SET keyId = 'other' WHERE seq = 3")
-        let edited = try store.verifyChain()
+        let edited = try await store.verifyChain()
         #expect(edited.firstBroken?.seq == 3)
         #expect(edited.firstBroken?.problem.contains("edited") == true)
         let again = try SQLiteHistoryStore(path: Self.temporaryPath())
         for index in 0..<5 {
-            try again.commit(JournalWrite(events: [event(.keyCreated, key: "k\(index)")]), at: Date())
+            try await again.record(JournalWrite(events: [event(.keyCreated, key: "k\(index)")]), at: Date())
         }
         try again.unsafeExecute("DROP TRIGGER events_no_delete; DELETE FROM events WHERE seq = 2")
-        #expect(try again.verifyChain().firstBroken?.seq == 3)
+        #expect(try await again.verifyChain().firstBroken?.seq == 3)
         // A row whose link to its predecessor is rewritten is found there; a row with NULL fields (no key, no
         // rotation) verifies like any other.
         let relinked = try SQLiteHistoryStore(path: Self.temporaryPath())
         for index in 0..<5 {
-            try relinked.commit(
+            try await relinked.record(
                 JournalWrite(events: [event(.keyCreated, key: index == 1 ? nil : "k\(index)")]),
                 at: Date()
             )
         }
-        #expect(try relinked.verifyChain() == ChainVerification(checked: 5, firstBroken: nil))
+        #expect(try await relinked.verifyChain() == ChainVerification(checked: 5, firstBroken: nil))
         try relinked.unsafeExecute("DROP TRIGGER events_no_update; UPDATE events SET prevHash = 'x' WHERE seq = 4")
-        let broken = try relinked.verifyChain()
+        let broken = try await relinked.verifyChain()
         #expect(broken.firstBroken?.seq == 4)
         #expect(broken.firstBroken?.problem.contains("link") == true)
     }
 
     @Test("filters: policy, kinds, time range, most recent N")
-    func filters() throws {
+    func filters() async throws {
         let store = try SQLiteHistoryStore()
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         for index in 0..<10 {
-            try store.commit(
+            try await store.record(
                 JournalWrite(events: [event(index % 2 == 0 ? .keyCreated : .keyDeleted, policy: index < 5 ? "a" : "b")]
                 ),
                 at: start.addingTimeInterval(Double(index) * 60)
             )
         }
-        #expect(try store.events(EventFilter(policy: "a")).count == 5)
-        #expect(try store.events(EventFilter(kinds: ["key.deleted"])).count == 5)
+        #expect(try await store.events(EventFilter(policy: "a")).count == 5)
+        #expect(try await store.events(EventFilter(kinds: [.keyDeleted])).count == 5)
         #expect(
-            try store.events(EventFilter(since: start.addingTimeInterval(120), until: start.addingTimeInterval(300)))
-                .map(\.seq) == [3, 4, 5]
+            try await store.events(
+                EventFilter(since: start.addingTimeInterval(120), until: start.addingTimeInterval(300))
+            )
+            .map(\.seq) == [3, 4, 5]
         )
-        #expect(try store.events(EventFilter(limit: 3)).map(\.seq) == [8, 9, 10])
+        #expect(try await store.events(EventFilter(limit: 3)).map(\.seq) == [8, 9, 10])
     }
 
     @Test("journal records round-trip")
-    func journal() throws {
+    func journal() async throws {
         let store = try SQLiteHistoryStore()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         var rotation = RotationRecord(
@@ -115,21 +117,21 @@ struct HistoryStoreTests {
         key.intent = .abandon
         var state = PolicyState(policy: "p")
         state.failures = 2
-        try store.commit(JournalWrite(rotation: rotation, keys: [key], policyState: state), at: now)
-        #expect(try store.activeRotation(policy: "p") == rotation)
-        #expect(try store.keys(policy: "p") == [key])
-        #expect(try store.policyState(policy: "p") == state)
+        try await store.record(JournalWrite(rotation: rotation, keys: [key], policyState: state), at: now)
+        #expect(try await store.activeRotation(policy: "p") == rotation)
+        #expect(try await store.keys(policy: "p") == [key])
+        #expect(try await store.policyState(policy: "p") == state)
         rotation.state = .completed
-        try store.commit(JournalWrite(rotation: rotation), at: now)
-        #expect(try store.activeRotation(policy: "p") == nil)
+        try await store.record(JournalWrite(rotation: rotation), at: now)
+        #expect(try await store.activeRotation(policy: "p") == nil)
     }
 
     @Test("the fingerprint key is random per database and stable across opens")
-    func fingerprintKey() throws {
+    func fingerprintKey() async throws {
         let path = Self.temporaryPath()
-        let first = try SQLiteHistoryStore(path: path).fingerprintKey()
-        let reopened = try SQLiteHistoryStore(path: path).fingerprintKey()
-        let other = try SQLiteHistoryStore(path: Self.temporaryPath()).fingerprintKey()
+        let first = try await SQLiteHistoryStore(path: path).fingerprintKey()
+        let reopened = try await SQLiteHistoryStore(path: path).fingerprintKey()
+        let other = try await SQLiteHistoryStore(path: Self.temporaryPath()).fingerprintKey()
         let secret = Secret("token-value")
         #expect(secret.fingerprint(key: first) == secret.fingerprint(key: reopened))
         #expect(secret.fingerprint(key: first) != secret.fingerprint(key: other))
@@ -176,8 +178,8 @@ struct HistoryStoreTests {
             finished.signal()
         }.start()
         while held.wait(timeout: .now()) == .timedOut { try await Task.sleep(nanoseconds: 5_000_000) }
-        let error = #expect(throws: HistoryError.self) {
-            try waiter.commit(
+        let error = await #expect(throws: HistoryError.self) {
+            try await waiter.record(
                 JournalWrite(events: [
                     NewEvent(policy: "p", provider: .tencent, zone: "z", kind: .keyCreated, actor: .manual)
                 ]),

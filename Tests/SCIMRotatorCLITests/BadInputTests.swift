@@ -1,7 +1,7 @@
 import Crypto
 import Foundation
 import GRDB
-import RotationHistory
+@_spi(Testing) import RotationHistory
 import Testing
 
 #if canImport(Glibc)
@@ -101,7 +101,7 @@ struct BadInputTests {
     }
 
     @Test("a database locked by another process: the second writer waits, then says so")
-    func locked() throws {
+    func locked() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
         #expect(try CLI.run(["reconcile"] + work.common, environment: emulator.environment).status == 0)
@@ -111,7 +111,7 @@ struct BadInputTests {
         #expect(flock(fd, LOCK_EX | LOCK_NB) == 0)
         defer { close(fd) }
         let store = try SQLiteHistoryStore(path: work.db)
-        let before = try store.events(EventFilter()).count
+        let before = try await store.events(EventFilter()).count
         let output = try CLI.run(
             ["rotate", "test"] + work.common,
             environment: emulator.environment.merging(["SCIM_ROTATOR_LOCK_WAIT": "0.2"]) { _, new in new }
@@ -120,6 +120,6 @@ struct BadInputTests {
             output.status == 1 && output.stdout.contains("another scim-rotator is working on this policy"),
             "\(output.stdout) \(output.stderr)"
         )
-        #expect(try store.events(EventFilter()).count == before)
+        #expect(try await store.events(EventFilter()).count == before)
     }
 }

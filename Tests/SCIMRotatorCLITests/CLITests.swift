@@ -1,5 +1,5 @@
 import Foundation
-import RotationHistory
+@_spi(Testing) import RotationHistory
 import Testing
 
 #if canImport(Glibc)

@@ -1,6 +1,6 @@
 import Foundation
 import GRDB
-import RotationHistory
+@_spi(Testing) import RotationHistory
 import SCIMRotatorCore
 import Testing
 
@@ -357,7 +357,7 @@ struct AuditTrailHardeningTests {
         #expect(try await cli(["reconcile"] + work.common, environment: emulator.environment).status == 0)
         do {
             let store = try SQLiteHistoryStore(path: work.db)
-            try store.commit(
+            try await store.record(
                 JournalWrite(
                     events: (0..<300).map { index in
                         NewEvent(
