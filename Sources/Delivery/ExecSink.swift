@@ -28,7 +28,7 @@ public struct ExecSink: DeliverySink {
         self.timeout = timeout
     }
 
-    public var summary: String { "exec \(command.first ?? "")" }
+    public var summary: String { SinkLabel.exec(command) }
 
     /// The whole command line: two exec sinks of one policy may run the same program with other arguments.
     public var identity: String { "exec " + command.joined(separator: " ") }

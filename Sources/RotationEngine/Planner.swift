@@ -268,14 +268,14 @@ public enum Planner {
             let remaining = current.expiresAt.timeIntervalSince(now)
             let because =
                 dueAt == expiryDue
-                ? "the current key \(current.id) expires in \(span(remaining)) (rotateBefore \(settings.rotateBefore))"
-                : "the current key \(current.id) is \(span(now.timeIntervalSince(current.createdAt))) old (maxAge \(settings.maxAge.map { "\($0)" } ?? "-"))"
+                ? "the current key \(current.id) expires in \(TimeText.span(remaining)) (rotateBefore \(settings.rotateBefore))"
+                : "the current key \(current.id) is \(TimeText.span(now.timeIntervalSince(current.createdAt))) old (maxAge \(settings.maxAge.map { "\($0)" } ?? "-"))"
             if let backoffUntil {
                 if let maintenance { return maintenance }
                 return Plan(
                     action: .wait,
                     reason:
-                        "\(because); backing off after \(input.state.failures) failure(s) until \(format(backoffUntil))",
+                        "\(because); backing off after \(input.state.failures) failure(s) until \(TimeText.minute(backoffUntil))",
                     nextCheck: backoffUntil,
                     dueAt: dueAt
                 )
@@ -296,7 +296,7 @@ public enum Planner {
                 if let maintenance { return maintenance }
                 return Plan(
                     action: .wait,
-                    reason: "\(because); waiting for the window \(window.summary) (at \(format(wake)))",
+                    reason: "\(because); waiting for the window \(window.summary) (at \(TimeText.minute(wake)))",
                     nextCheck: ([wake] + maintenanceTimes(input) + checkTimes(input, current: current)).min(),
                     dueAt: dueAt
                 )
@@ -307,7 +307,7 @@ public enum Planner {
         return Plan(
             action: .idle,
             reason:
-                "the current key \(current.id) expires \(format(current.expiresAt)); next rotation due \(format(startAt))",
+                "the current key \(current.id) expires \(TimeText.minute(current.expiresAt)); next rotation due \(TimeText.minute(startAt))",
             nextCheck: ([startAt] + maintenanceTimes(input) + checkTimes(input, current: current)).min(),
             dueAt: dueAt
         )
@@ -328,7 +328,7 @@ public enum Planner {
             var plan = Plan(
                 action: .wait,
                 reason:
-                    "key \(rotation.newKeyId ?? "?") was handed to a person (manual delivery) \(format(rotation.updatedAt)); "
+                    "key \(rotation.newKeyId ?? "?") was handed to a person (manual delivery) \(TimeText.minute(rotation.updatedAt)); "
                     + "the current key stays enabled until someone runs `scim-rotator confirm \(policy.name)`",
                 nextCheck: input.currentRecord.flatMap { record in
                     input.observed.first { $0.id == record.keyId }.map { checkTimes(input, current: $0).min() }
@@ -342,7 +342,7 @@ public enum Planner {
                 action: .wait,
                 reason:
                     "rotation \(rotation.id.prefix(8)) failed at \(rotation.state.rawValue) (\(rotation.lastError ?? "?")); "
-                    + "retrying with the same key \(rotation.newKeyId ?? "") at \(format(backoffUntil))",
+                    + "retrying with the same key \(rotation.newKeyId ?? "") at \(TimeText.minute(backoffUntil))",
                 nextCheck: backoffUntil
             )
         }
@@ -357,7 +357,8 @@ public enum Planner {
         if let backoffUntil {
             return Plan(
                 action: .wait,
-                reason: "\(why); backing off after \(input.state.failures) failure(s) until \(format(backoffUntil))",
+                reason:
+                    "\(why); backing off after \(input.state.failures) failure(s) until \(TimeText.minute(backoffUntil))",
                 nextCheck: backoffUntil
             )
         }
@@ -442,16 +443,4 @@ public enum Planner {
         return Double(hash % UInt64(jitter.seconds))
     }
 
-    static func format(_ date: Date) -> String {
-        HistoryTime.format(date).prefix(16).replacingOccurrences(of: "T", with: " ") + "Z"
-    }
-
-    static func span(_ seconds: Double) -> String {
-        if seconds < 0 { return "-" + span(-seconds) }
-        let days = Int(seconds / 86_400)
-        if days >= 2 { return "\(days)d" }
-        let hours = Int(seconds / 3_600)
-        if hours >= 1 { return "\(hours)h" }
-        return "\(Int(seconds / 60))m"
-    }
 }

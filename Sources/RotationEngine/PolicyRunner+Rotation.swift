@@ -42,7 +42,7 @@ struct RotationRun {
 /// some consumer may hold the key and its secret cannot be recovered, blocks; `delivered` and later promote.
 extension PolicyRunner {
     /// A rotation that has to start over (a crash or lost reply cost its key) this many times is given up.
-    static let maxAttempts = 5
+    public static let maxAttempts = 5
 
     func start(
         trigger: RotationTrigger,
@@ -207,7 +207,7 @@ extension PolicyRunner {
                 // The cloud counts more keys than the zone showed (a console user was quicker): look again.
                 retriedLimit = true
                 run.zone = try await provider.listKeys()
-                let sync = JournalSync.reconcile(
+                let sync = KeyReconciler.reconcile(
                     policy: policy,
                     observed: run.zone,
                     records: try await store.keys(policy: policy.name),
@@ -358,7 +358,7 @@ extension PolicyRunner {
             throw crash
         } catch {
             var message = "verify: \("\(error)".redacting([secret]))"
-            if (try? await provider.syncStatus()) == .disabled {
+            if await syncKnownDisabled() {
                 message +=
                     "; SCIM synchronization is disabled in this zone, so its SCIM endpoint refuses every key: "
                     + "enable it (scim-rotator sync enable \(policy.name))"

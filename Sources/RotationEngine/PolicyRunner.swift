@@ -129,7 +129,7 @@ public struct PolicyRunner: Sendable {
         guard left < policy.rotation.effectiveWarnBefore.timeInterval else { return }
         guard try await !recentlyRecorded(.keyExpiring, keyId: current.keyId) else { return }
         let state = try await store.policyState(policy: policy.name)
-        let why = left <= 0 ? "has expired" : "expires in \(Planner.span(left))"
+        let why = left <= 0 ? "has expired" : "expires in \(TimeText.span(left))"
         try await journal(
             events: [
                 event(
@@ -258,7 +258,13 @@ public struct PolicyRunner: Sendable {
         let now = clock.now()
         let active = try await store.activeRotation(policy: policy.name)
         var records = try await store.keys(policy: policy.name)
-        let sync = JournalSync.reconcile(policy: policy, observed: observed, records: records, active: active, now: now)
+        let sync = KeyReconciler.reconcile(
+            policy: policy,
+            observed: observed,
+            records: records,
+            active: active,
+            now: now
+        )
         if !sync.isEmpty {
             try await journal(sync)
             records = try await store.keys(policy: policy.name)

@@ -133,7 +133,7 @@ struct Inspection: Encodable {
                 return inspection
             }
             inspection.syncStatus = sync?.rawValue
-            let reconciled = JournalSyncPreview.apply(
+            let reconciled = KeyReconcilerPreview.apply(
                 policy: policy,
                 observed: observed,
                 records: records,

@@ -109,7 +109,7 @@ enum ReadOnlyStore {
 }
 
 /// The journal reconciliation, applied in memory only.
-enum JournalSyncPreview {
+enum KeyReconcilerPreview {
     static func apply(
         policy: Policy,
         observed: [SCIMKey],
@@ -118,7 +118,13 @@ enum JournalSyncPreview {
         now: Date
     ) -> [KeyRecord] {
         var byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
-        let sync = JournalSync.reconcile(policy: policy, observed: observed, records: records, active: active, now: now)
+        let sync = KeyReconciler.reconcile(
+            policy: policy,
+            observed: observed,
+            records: records,
+            active: active,
+            now: now
+        )
         for record in sync.keys { byId[record.keyId] = record }
         return byId.values.sorted { $0.firstSeen < $1.firstSeen }
     }

@@ -182,8 +182,8 @@ struct DeliveryNotificationTests {
             ),
             h.sink,
         ]
-        var logger = Logger(label: "scim-rotator") { CapturingLogHandler(label: $0) }
-        logger.logLevel = .trace
+        let capture = LogCapture()
+        let logger = capture.logger(label: "scim-rotator")
         let policy = h.policy
         var messages: [String] = []
         func pass(_ request: RotationRequest? = nil) async {
@@ -200,7 +200,7 @@ struct DeliveryNotificationTests {
         let secrets = h.sink.delivered.map { $0.secret.reveal() }
         #expect(secrets.count >= 4)
         var haystacks: [(String, String)] = []
-        haystacks.append(("logs", CapturingLogHandler.lines.withLock { $0.joined(separator: "\n") }))
+        haystacks.append(("logs", capture.lines.joined(separator: "\n")))
         haystacks.append(
             (
                 "history",
