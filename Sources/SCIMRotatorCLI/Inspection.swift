@@ -65,6 +65,35 @@ struct Inspection: Encodable {
     /// Needs attention: exit status 1 for `status`.
     var needsAttention: Bool { error != nil || blocked || stuck || currentProblem != nil }
 
+    /// Inspects every policy, `concurrency` at a time as `reconcile` runs them (each one waits on its cloud calls,
+    /// which the shared rate limiters pace), and returns them in the policies' order.
+    static func inspect(
+        _ policies: [Policy],
+        wiring: Wiring,
+        store: (any HistoryStore)?,
+        at moment: Date,
+        concurrency: Int = 16
+    ) async -> [Inspection] {
+        await withTaskGroup(of: (Int, Inspection).self) { group in
+            var results = [Inspection?](repeating: nil, count: policies.count)
+            var started = 0
+            while started < min(concurrency, policies.count) {
+                let index = started
+                group.addTask { (index, await inspect(policies[index], wiring: wiring, store: store, at: moment)) }
+                started += 1
+            }
+            while let (index, inspection) = await group.next() {
+                results[index] = inspection
+                if started < policies.count {
+                    let next = started
+                    group.addTask { (next, await inspect(policies[next], wiring: wiring, store: store, at: moment)) }
+                    started += 1
+                }
+            }
+            return results.compactMap { $0 }
+        }
+    }
+
     static func inspect(_ policy: Policy, wiring: Wiring, store: (any HistoryStore)?, at: Date) async -> Inspection {
         var inspection = Inspection(
             policy: policy.name,

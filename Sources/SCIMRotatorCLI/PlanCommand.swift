@@ -63,10 +63,7 @@ extension SCIMRotator {
                 moment = parsed
             }
             let store = try? ReadOnlyStore.openExisting(common)
-            var inspections: [Inspection] = []
-            for policy in policies {
-                inspections.append(await Inspection.inspect(policy, wiring: wiring, store: store, at: moment))
-            }
+            let inspections = await Inspection.inspect(policies, wiring: wiring, store: store, at: moment)
             switch format {
             case .json:
                 Console.line(JSONOutput.render(inspections))

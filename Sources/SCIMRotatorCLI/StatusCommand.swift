@@ -37,10 +37,7 @@ extension SCIMRotator {
                 logger: common.logger()
             )
             let now = wiring.clock.now()
-            var inspections: [Inspection] = []
-            for policy in policies {
-                inspections.append(await Inspection.inspect(policy, wiring: wiring, store: store, at: now))
-            }
+            let inspections = await Inspection.inspect(policies, wiring: wiring, store: store, at: now)
             switch format {
             case .json:
                 Console.line(JSONOutput.render(inspections))
