@@ -20,7 +20,7 @@ func digest(_ path: String) -> String {
 /// Overwrites the page header of the database's last page (after its WAL was checkpointed): a damaged b-tree page.
 func corruptLastPage(_ path: String) throws {
     let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
-    let pageSize = try DatabaseQueue(path: path).read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") } ?? 4_096
+    let pageSize = try sqlite(path) { db in try Int.fetchOne(db, sql: "PRAGMA page_size") } ?? 4_096
     let handle = try #require(FileHandle(forUpdatingAtPath: path))
     try handle.seek(toOffset: UInt64(size - pageSize))
     try handle.write(contentsOf: Data(repeating: 0xEE, count: 16))
@@ -75,11 +75,11 @@ struct HistoryHardeningTests {
     func ownership() async throws {
         let ours = path()
         _ = try SQLiteHistoryStore(path: ours)
-        let id = try await DatabaseQueue(path: ours).read { db in try Int32.fetchOne(db, sql: "PRAGMA application_id") }
+        let id = try sqlite(ours) { db in try Int32.fetchOne(db, sql: "PRAGMA application_id") }
         #expect(id == SQLiteHistoryStore.applicationID)
 
         let foreign = path()
-        try await DatabaseQueue(path: foreign).write { db in
+        try sqlite(foreign) { db in
             try db.execute(
                 sql: "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5)"
             )
@@ -92,7 +92,7 @@ struct HistoryHardeningTests {
         #expect(digest(foreign) == before, "not a byte was written")
 
         let marked = path()
-        try await DatabaseQueue(path: marked).write { db in
+        try sqlite(marked) { db in
             try db.execute(sql: "PRAGMA application_id = 1234; CREATE TABLE meta (key TEXT)")
         }
         let other = #expect(throws: HistoryError.self) { try SQLiteHistoryStore(path: marked) }
@@ -100,10 +100,10 @@ struct HistoryHardeningTests {
 
         // An empty SQLite file (created by hand) is fine, and becomes ours.
         let empty = path()
-        try await DatabaseQueue(path: empty).write { db in try db.execute(sql: "PRAGMA user_version = 0") }
+        try sqlite(empty) { db in try db.execute(sql: "PRAGMA user_version = 0") }
         _ = try SQLiteHistoryStore(path: empty)
         #expect(
-            try await DatabaseQueue(path: empty).read { try Int32.fetchOne($0, sql: "PRAGMA application_id") }
+            try sqlite(empty) { try Int32.fetchOne($0, sql: "PRAGMA application_id") }
                 == SQLiteHistoryStore.applicationID
         )
 
@@ -124,7 +124,7 @@ struct HistoryHardeningTests {
             try await fill(store, events: 300)
             #expect(try await store.integrityCheck() == ["ok"])
         }
-        try await DatabaseQueue(path: path).writeWithoutTransaction { db in
+        try sqlite(path) { db in
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
         try corruptLastPage(path)
@@ -149,4 +149,15 @@ struct HistoryHardeningTests {
         #expect(try await store.chainHash(seq: 6) == nil)
         #expect(try await store.verifyChain().firstBroken == nil)
     }
+}
+
+/// Runs `body` on a connection of its own that is closed before this returns, so the file is free for what the test
+/// opens next. It waits for a lock as the stores do: a store the test let go of closes its connections in the
+/// background (the last one checkpoints the WAL under an exclusive lock).
+private func sqlite<T>(_ path: String, _ body: (Database) throws -> T) throws -> T {
+    var configuration = Configuration()
+    configuration.busyMode = .timeout(10)
+    let queue = try DatabaseQueue(path: path, configuration: configuration)
+    defer { try? queue.close() }
+    return try queue.inDatabase(body)
 }
