@@ -25,23 +25,21 @@ struct LifecycleTests {
 
     @Test("the wake-up sequence ends when its consumer is cancelled, and on stop")
     func wakeTimerEnds() async throws {
-        let timer = WakeTimer()
-        _ = await timer.arm(after: 3_600)
-        let consumer = Task {
-            var count = 0
-            for await _ in timer { count += 1 }
-            return count
+        /// A consumer of an armed timer that fires only in an hour: it counts the wake-ups it saw before the end.
+        func consumer() async -> (WakeTimer, Task<Int, Never>) {
+            let timer = WakeTimer()
+            _ = await timer.arm(after: 3_600)
+            let task = Task {
+                var count = 0
+                for await _ in timer { count += 1 }
+                return count
+            }
+            return (timer, task)
         }
-        consumer.cancel()
-        #expect(await consumer.value == 0)
-
-        let stopped = WakeTimer()
-        _ = await stopped.arm(after: 3_600)
-        let waiting = Task {
-            var count = 0
-            for await _ in stopped { count += 1 }
-            return count
-        }
+        let (_, cancelled) = await consumer()
+        cancelled.cancel()
+        #expect(await cancelled.value == 0)
+        let (stopped, waiting) = await consumer()
         await stopped.stop()
         #expect(await waiting.value == 0)
     }
