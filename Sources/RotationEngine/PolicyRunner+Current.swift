@@ -80,8 +80,12 @@ extension PolicyRunner {
     }
 
     /// A person finished a manual delivery: records the confirmation (`key.confirmed`) and runs a pass, which
-    /// promotes the key.
+    /// promotes the key, all under the policy's lock.
     public func confirm(reason: String?) async -> PassResult {
+        await exclusive { await confirmHoldingLock(reason: reason) }
+    }
+
+    func confirmHoldingLock(reason: String?) async -> PassResult {
         do {
             guard var rotation = try await store.activeRotation(policy: policy.name),
                 rotation.state == .awaitingConfirmation
@@ -111,7 +115,7 @@ extension PolicyRunner {
         } catch {
             return PassResult(policy: policy.name, outcome: .failed, message: "\(error)", nextCheck: nil)
         }
-        return await pass()
+        return await passHoldingLock(request: nil)
     }
 
     /// Whether the zone's SCIM synchronization is known to be disabled: a hint for the message of a SCIM refusal.

@@ -70,6 +70,8 @@ public struct PolicyRunner: Sendable {
     public let secrets: SecretCache
     /// Called with every event as it is recorded (the demo prints them; notifications hook in here).
     public let onEvent: @Sendable (HistoryEvent) -> Void
+    /// Held around every pass and confirmation; nil when no other process can reach the zone's journal.
+    public let lock: PolicyLock?
 
     public init(
         policy: Policy,
@@ -82,6 +84,7 @@ public struct PolicyRunner: Sendable {
         shutdown: ShutdownSignal = ShutdownSignal(),
         failPoints: FailPoints = .none,
         secrets: SecretCache = SecretCache(),
+        lock: PolicyLock? = nil,
         onEvent: @escaping @Sendable (HistoryEvent) -> Void = { _ in }
     ) {
         self.policy = policy
@@ -98,11 +101,17 @@ public struct PolicyRunner: Sendable {
         self.failPoints = failPoints
         self.secrets = secrets
         self.onEvent = onEvent
+        self.lock = lock
     }
 
-    /// One pass: everything due now, then the time to look again. Afterwards, if the current key is close to
-    /// expiry (less than `warnBefore` left), `key.expiring` is recorded, at most once a day per key.
+    /// One pass, holding the policy's lock: everything due now, then the time to look again. Afterwards, if the
+    /// current key is close to expiry (less than `warnBefore` left), `key.expiring` is recorded, at most once a day
+    /// per key.
     public func pass(request: RotationRequest? = nil) async -> PassResult {
+        await exclusive { await passHoldingLock(request: request) }
+    }
+
+    func passHoldingLock(request: RotationRequest?) async -> PassResult {
         let result = await work(request: request)
         if result.outcome != .interrupted {
             do {

@@ -64,23 +64,7 @@ extension SCIMRotator {
                 let policy = try common.loadPolicies(only: [self.policy])[0]
                 let store = try common.openStore()
                 let wiring = Wiring(store: store, databasePath: common.databasePath, logger: common.logger())
-                let provider = try wiring.provider(for: policy)
-                let before = try await provider.syncStatus()
-                try await provider.setSyncStatus(status)
-                try await store.record(
-                    JournalWrite(events: [
-                        NewEvent(
-                            policy: policy.name,
-                            provider: policy.provider,
-                            zone: policy.zone,
-                            kind: status == .enabled ? .syncEnabled : .syncDisabled,
-                            actor: .manual,
-                            reason: reason ?? "sync \(status == .enabled ? "enable" : "disable") from the CLI",
-                            detail: ["before": before.rawValue]
-                        )
-                    ]),
-                    at: wiring.clock.now()
-                )
+                let before = try await wiring.setSyncStatus(policy, status, reason: reason)
                 Console.line("\(policy.name): SCIM synchronization \(before.rawValue) → \(status.rawValue)")
             }
         }

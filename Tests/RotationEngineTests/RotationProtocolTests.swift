@@ -57,17 +57,16 @@ struct RotationProtocolTests {
         }
         let end = h.clock.now().addingTimeInterval(365 * 86_400)
         let scheduler = Scheduler(
-            configuration: .init(concurrency: 1, resync: 86_400),
+            configuration: .init(concurrency: 1, resync: 86_400, until: end),
             clock: h.clock,
             logger: .init(label: "t"),
             loadPolicies: { [h.policy] },
             runPass: { _ in await h.runner().pass() }
         )
-        let (signals, _) = AsyncStream.makeStream(of: SchedulerSignal.self)
         // The virtual clock never sleeps for real (sleepSpeed is infinite): a year runs in seconds. How fast is the
         // benchmark's business, not a test's (a wall-clock bound fails on a loaded machine).
         #expect(h.clock.realDelay(until: end) == 0)
-        try await scheduler.run(signals: signals, until: end)
+        try await scheduler.run()
         #expect(try await h.count(.keyCreated) == 7)
         #expect(try await h.count(.rotationCompleted) == 7)
         #expect(try await h.count(.keyDisabled) == 6)

@@ -65,7 +65,7 @@ struct HistoryHardeningTests {
         _ = try SQLiteHistoryStore(path: loose)
         #expect(mode(loose) == 0o600)
         let lockDirectory = path + ".locks"
-        let lock = try FileLock.acquire(path: lockDirectory + "/p.lock").get()
+        let lock = try await FileLock.acquire(path: lockDirectory + "/p.lock").get()
         #expect(mode(lockDirectory) == 0o700)
         #expect(mode(lock.path) == 0o600)
         withExtendedLifetime(store) {}

@@ -192,10 +192,10 @@ struct HistoryStoreTests {
     }
 
     @Test("a lock file is exclusive between holders and released with its holder")
-    func fileLock() throws {
+    func fileLock() async throws {
         let path = Self.temporaryPath() + ".lock"
-        var first: FileLock? = try FileLock.acquire(path: path).get()
-        let second = try FileLock.acquire(path: path, wait: 0.1)
+        var first: FileLock? = try await FileLock.acquire(path: path).get()
+        let second = try await FileLock.acquire(path: path, wait: 0.1)
         guard case .failure(let held) = second else {
             Issue.record("a second holder got the lock")
             return
@@ -203,6 +203,6 @@ struct HistoryStoreTests {
         #expect(held.pid == getpid())
         #expect(first != nil)
         first = nil
-        #expect((try? FileLock.acquire(path: path).get()) != nil)
+        #expect((try? await FileLock.acquire(path: path).get()) != nil)
     }
 }

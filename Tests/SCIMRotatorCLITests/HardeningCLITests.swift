@@ -50,15 +50,7 @@ final class StderrLog: @unchecked Sendable {
     }
 
     private func read(until phrase: String, seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        let handle = pipe.fileHandleForReading
-        while !text.contains(phrase), Date() < deadline {
-            var poller = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 200) > 0 else { continue }
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
+        pipe.read(into: &text, until: { $0.contains(phrase) }, deadline: Date().addingTimeInterval(seconds))
         return text.contains(phrase)
     }
 }
