@@ -1,13 +1,11 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import Observability
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Foundation
+internal import Logging
+internal import Notifications
+internal import Observability
+internal import RotationEngine
+internal import RotationHistory
+internal import RotationPolicy
 
 /// Options every command that reads policies or history shares.
 struct CommonOptions: ParsableArguments {

@@ -1,10 +1,9 @@
-import ArgumentParser
-import Foundation
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Foundation
+internal import Notifications
+internal import RotationEngine
+internal import RotationPolicy
+internal import SCIMRotatorCore
 
 extension SCIMRotator {
     struct Confirm: AsyncParsableCommand {

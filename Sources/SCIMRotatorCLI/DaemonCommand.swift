@@ -1,16 +1,15 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import Observability
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
-import ServiceLifecycle
-import Synchronization
-import UnixSignals
+internal import ArgumentParser
+internal import Foundation
+internal import Logging
+internal import Notifications
+internal import Observability
+internal import RotationEngine
+internal import RotationHistory
+internal import RotationPolicy
+internal import SCIMRotatorCore
+internal import ServiceLifecycle
+internal import Synchronization
+internal import UnixSignals
 
 extension SCIMRotator {
     struct Daemon: AsyncParsableCommand {

@@ -1,14 +1,12 @@
-import ArgumentParser
-import CloudEmulator
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
-import Transport
+internal import ArgumentParser
+internal import CloudEmulator
+internal import Foundation
+internal import Logging
+internal import RotationEngine
+internal import RotationHistory
+internal import RotationPolicy
+internal import SCIMRotatorCore
+internal import Transport
 
 extension SCIMRotator {
     struct Demo: AsyncParsableCommand {

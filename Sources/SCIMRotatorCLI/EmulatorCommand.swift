@@ -1,13 +1,7 @@
-import ArgumentParser
-import CloudEmulator
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import CloudEmulator
+internal import Foundation
+internal import Logging
 
 extension SCIMRotator {
     struct Emulator: AsyncParsableCommand {

@@ -1,11 +1,9 @@
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import Delivery
+internal import Foundation
+internal import RotationEngine
+internal import RotationHistory
+internal import RotationPolicy
+internal import SCIMRotatorCore
 
 /// A read-only look at one policy: the zone's keys now, the journal reconciled with them (in memory only), which
 /// sink holds which key, and what the planner would do at a given time. `plan` and `status` are built on it; it

@@ -1,6 +1,7 @@
-import Logging
-import ServiceLifecycle
-import UnixSignals
+internal import Foundation
+internal import Logging
+internal import ServiceLifecycle
+internal import UnixSignals
 
 /// The one way the CLI runs long-lived work (daemon, demo, emulator): one `ServiceGroup` that shuts down gracefully
 /// on SIGTERM and SIGINT. Services stop in the reverse order they were added, each after the one added after it has

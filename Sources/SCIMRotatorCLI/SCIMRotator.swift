@@ -1,12 +1,6 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+public import ArgumentParser
+public import Delivery
+public import Foundation
 
 /// `scim-rotator`: keeps the SCIM bearer keys of cloud identity centers fresh.
 public struct SCIMRotator: AsyncParsableCommand {

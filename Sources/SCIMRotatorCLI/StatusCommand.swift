@@ -1,12 +1,6 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Foundation
+internal import SCIMRotatorCore
 
 extension SCIMRotator {
     struct Status: AsyncParsableCommand {

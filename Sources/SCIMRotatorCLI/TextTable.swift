@@ -1,11 +1,5 @@
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import Foundation
+internal import SCIMRotatorCore
 
 /// Left-aligned columns for human output.
 struct TextTable {

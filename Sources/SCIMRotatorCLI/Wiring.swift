@@ -1,14 +1,14 @@
-import AlibabaCloudSSO
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
-import TencentCIC
-import Transport
+public import AlibabaCloudSSO
+public import Delivery
+public import Foundation
+public import Logging
+public import Notifications
+public import RotationEngine
+public import RotationHistory
+public import RotationPolicy
+public import SCIMRotatorCore
+public import TencentCIC
+public import Transport
 
 /// Builds providers, sinks and runners for policies: the one place that knows every concrete implementation.
 /// Public for the benchmark, which drives fleets through exactly the code the CLI uses.
