@@ -90,7 +90,7 @@ extension SCIMRotator {
                 )
             }
             defer { withExtendedLifetime(lock) {} }
-            let store = try common.openStore()
+            let store = try await common.openStore()
             let shutdown = ShutdownSignal()
             var observability: ObservabilityServer?
             let health = HealthState(databaseCheck: { (try? await store.policyStates()) != nil })

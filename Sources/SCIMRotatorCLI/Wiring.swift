@@ -267,6 +267,7 @@ enum PolicyLocks {
 
     /// The database file with every symlink resolved; for a file not created yet, its resolved directory and name.
     static func resolved(_ database: String) -> String {
+        if HistoryDatabase.isURL(database) { return HistoryDatabase.lockBase(database) }
         if let real = realPath(database) { return real }
         let directory = (database as NSString).deletingLastPathComponent
         let name = (database as NSString).lastPathComponent
