@@ -31,6 +31,14 @@ func corruptLastPage(_ path: String) throws {
 struct HistoryHardeningTests {
     func path() -> String { HistoryStoreTests.temporaryPath() }
 
+    /// A store closes its database when its group-commit consumer ends, just after the store is released: a
+    /// connection opened at once waits for that instead of failing with "database is locked".
+    var waiting: Configuration {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        return configuration
+    }
+
     /// `events` records in one transaction (one disk sync, so the test does not hold a pool thread for long).
     func fill(_ store: SQLiteHistoryStore, events: Int) async throws {
         try await store.record(
@@ -75,11 +83,13 @@ struct HistoryHardeningTests {
     func ownership() async throws {
         let ours = path()
         _ = try SQLiteHistoryStore(path: ours)
-        let id = try await DatabaseQueue(path: ours).read { db in try Int32.fetchOne(db, sql: "PRAGMA application_id") }
+        let id = try await DatabaseQueue(path: ours, configuration: waiting).read { db in
+            try Int32.fetchOne(db, sql: "PRAGMA application_id")
+        }
         #expect(id == SQLiteHistoryStore.applicationID)
 
         let foreign = path()
-        try await DatabaseQueue(path: foreign).write { db in
+        try await DatabaseQueue(path: foreign, configuration: waiting).write { db in
             try db.execute(
                 sql: "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5)"
             )
@@ -92,7 +102,7 @@ struct HistoryHardeningTests {
         #expect(digest(foreign) == before, "not a byte was written")
 
         let marked = path()
-        try await DatabaseQueue(path: marked).write { db in
+        try await DatabaseQueue(path: marked, configuration: waiting).write { db in
             try db.execute(sql: "PRAGMA application_id = 1234; CREATE TABLE meta (key TEXT)")
         }
         let other = #expect(throws: HistoryError.self) { try SQLiteHistoryStore(path: marked) }
@@ -100,10 +110,14 @@ struct HistoryHardeningTests {
 
         // An empty SQLite file (created by hand) is fine, and becomes ours.
         let empty = path()
-        try await DatabaseQueue(path: empty).write { db in try db.execute(sql: "PRAGMA user_version = 0") }
+        try await DatabaseQueue(path: empty, configuration: waiting).write { db in
+            try db.execute(sql: "PRAGMA user_version = 0")
+        }
         _ = try SQLiteHistoryStore(path: empty)
         #expect(
-            try await DatabaseQueue(path: empty).read { try Int32.fetchOne($0, sql: "PRAGMA application_id") }
+            try await DatabaseQueue(path: empty, configuration: waiting).read {
+                try Int32.fetchOne($0, sql: "PRAGMA application_id")
+            }
                 == SQLiteHistoryStore.applicationID
         )
 
@@ -124,7 +138,7 @@ struct HistoryHardeningTests {
             try await fill(store, events: 300)
             #expect(try await store.integrityCheck() == ["ok"])
         }
-        try await DatabaseQueue(path: path).writeWithoutTransaction { db in
+        try await DatabaseQueue(path: path, configuration: waiting).writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
         try corruptLastPage(path)
