@@ -79,7 +79,7 @@ extension SCIMRotator {
                 initial: try common.loadPolicies(),
                 logger: logger
             )
-            let lockPath = PolicyLocks.daemonPath(database: common.databasePath)
+            let lockPath = PolicyLocks.daemonPath(database: HistoryDatabase.lockLocation(common.databasePath))
             let lock: FileLock
             switch try await FileLock.acquire(path: lockPath) {
             case .success(let held): lock = held
@@ -90,7 +90,7 @@ extension SCIMRotator {
                 )
             }
             defer { withExtendedLifetime(lock) {} }
-            let store = try common.openStore()
+            let store = try await common.openStore()
             let health = HealthState(databaseCheck: { (try? await store.policyStates()) != nil })
             let endpoint = httpAddress.flatMap(ObservabilityServer.parse)
             let server = endpoint.map { host, port in

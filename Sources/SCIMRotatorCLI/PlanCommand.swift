@@ -47,7 +47,7 @@ extension SCIMRotator {
         func run() async throws {
             let policies = try common.loadPolicies(only: only)
             let wiring = Wiring(
-                store: try ReadOnlyStore.open(common),
+                store: try await ReadOnlyStore.open(common),
                 databasePath: common.databasePath,
                 logger: common.logger()
             )
@@ -59,7 +59,7 @@ extension SCIMRotator {
                 }
                 moment = parsed
             }
-            let store = try? ReadOnlyStore.openExisting(common)
+            let store = try? await ReadOnlyStore.openExisting(common)
             let inspections = await Inspection.inspect(policies, wiring: wiring, store: store, at: moment)
             switch format {
             case .json:
@@ -91,14 +91,13 @@ extension SCIMRotator {
 /// Read-only access to the history for commands that must not create or change it.
 enum ReadOnlyStore {
     /// The history if it exists, else an empty in-memory one (first contact: nothing recorded yet).
-    static func open(_ common: CommonOptions) throws -> any HistoryStore {
-        if let store = try openExisting(common) { return store }
+    static func open(_ common: CommonOptions) async throws -> any HistoryStore {
+        if let store = try await openExisting(common) { return store }
         return try SQLiteHistoryStore()
     }
 
-    static func openExisting(_ common: CommonOptions) throws -> SQLiteHistoryStore? {
-        guard FileManager.default.fileExists(atPath: common.databasePath) else { return nil }
-        return try common.openStore(readOnly: true)
+    static func openExisting(_ common: CommonOptions) async throws -> (any HistoryStore)? {
+        try await HistoryDatabase.openExisting(common.databasePath)
     }
 }
 

@@ -30,7 +30,7 @@ extension SCIMRotator {
 
         func run() async throws {
             let policies = try common.loadPolicies(only: only)
-            let store = try common.openStore()
+            let store = try await common.openStore()
             let wiring = try common.wiring(store: store, logger: common.logger())
             let scheduler = Scheduler(
                 configuration: .init(concurrency: concurrency),

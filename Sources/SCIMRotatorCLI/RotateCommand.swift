@@ -67,7 +67,7 @@ extension SCIMRotator {
 
         func run() async throws {
             let policy = try common.loadPolicies(only: [self.policy])[0]
-            let store = try common.openStore()
+            let store = try await common.openStore()
             let wiring = try common.wiring(store: store, logger: common.logger())
             let request = RotationRequest(
                 trigger: emergency ? .emergency : .manual,

@@ -1,6 +1,6 @@
 public import ArgumentParser
-public import Delivery
-public import Foundation
+internal import Delivery
+internal import Foundation
 
 /// `scim-rotator`: keeps the SCIM bearer keys of cloud identity centers fresh.
 public struct SCIMRotator: AsyncParsableCommand {

@@ -24,9 +24,9 @@ extension SCIMRotator {
 
         func run() async throws {
             let policies = try common.loadPolicies(only: only)
-            let store = try ReadOnlyStore.openExisting(common)
+            let store = try await ReadOnlyStore.openExisting(common)
             let wiring = Wiring(
-                store: try ReadOnlyStore.open(common),
+                store: try await ReadOnlyStore.open(common),
                 databasePath: common.databasePath,
                 logger: common.logger()
             )

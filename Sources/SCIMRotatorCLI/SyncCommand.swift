@@ -58,7 +58,7 @@ extension SCIMRotator {
 
             func apply(_ status: SyncStatus) async throws {
                 let policy = try common.loadPolicies(only: [self.policy])[0]
-                let store = try common.openStore()
+                let store = try await common.openStore()
                 let wiring = Wiring(store: store, databasePath: common.databasePath, logger: common.logger())
                 let before = try await wiring.setSyncStatus(policy, status, reason: reason)
                 Console.line("\(policy.name): SCIM synchronization \(before.rawValue) → \(status.rawValue)")

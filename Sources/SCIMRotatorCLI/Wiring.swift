@@ -1,5 +1,5 @@
-public import AlibabaCloudSSO
-public import Delivery
+internal import AlibabaCloudSSO
+internal import Delivery
 public import Foundation
 public import Logging
 public import Notifications
@@ -7,7 +7,7 @@ public import RotationEngine
 public import RotationHistory
 public import RotationPolicy
 public import SCIMRotatorCore
-public import TencentCIC
+internal import TencentCIC
 public import Transport
 
 /// Builds providers, sinks and runners for policies: the one place that knows every concrete implementation.
@@ -199,7 +199,7 @@ public struct Wiring: Sendable {
 
     /// The policy's lock, which its runner holds around every change to the zone or the journal.
     func lock(for policy: Policy) -> PolicyLock {
-        PolicyLock(database: databasePath, policy: policy.name, wait: lockWait)
+        PolicyLock(database: HistoryDatabase.lockLocation(databasePath), policy: policy.name, wait: lockWait)
     }
 
     /// One pass over a policy, under its lock so that no other process works on the zone meanwhile.
