@@ -65,6 +65,12 @@ let package = Package(
             dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // The clouds by ProviderKind: a policy's provider built by its cloud's module (the CLI and the harness use it).
+        .target(
+            name: "CloudProviders",
+            dependencies: ["SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "RotationPolicy"],
+            swiftSettings: swiftSettings
+        ),
         // The local emulator of both clouds, their SCIM endpoints and an admin API (Hummingbird).
         .target(
             name: "CloudEmulator",
@@ -143,8 +149,8 @@ let package = Package(
         .target(
             name: "SCIMRotatorTesting",
             dependencies: [
-                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudEmulator", "RotationPolicy",
-                "RotationHistory", "Delivery", "RotationEngine", "Notifications",
+                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudProviders", "CloudEmulator",
+                "RotationPolicy", "RotationHistory", "Delivery", "RotationEngine", "Notifications",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -153,8 +159,8 @@ let package = Package(
         .target(
             name: "SCIMRotatorCLI",
             dependencies: [
-                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudEmulator", "RotationPolicy",
-                "RotationHistory", "Delivery", "RotationEngine", "Notifications", "Observability",
+                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudProviders", "CloudEmulator",
+                "RotationPolicy", "RotationHistory", "Delivery", "RotationEngine", "Notifications", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -116,14 +116,11 @@ extension Emulator {
             )
         }
 
-        let fault = world.withLock { $0.takeFault(provider: .alibaba, action: action) }
-        await sleep(milliseconds: world.withLock { $0.latencyMs } + (fault?.delayMs ?? 0))
-        if let fault {
-            if fault.drop == .before {
-                world.withLock { $0.record(.alibaba, action, "dropped") }
-                return .drop
-            }
-            if let code = fault.error {
+        let answers = CloudAnswers(
+            provider: .alibaba,
+            action: action,
+            zoneId: business["DirectoryId"],
+            error: { code, fault in
                 let server = code.hasPrefix("ServiceUnavailable") || code.hasPrefix("InternalError")
                 return fail(
                     AlibabaError(
@@ -133,47 +130,22 @@ extension Emulator {
                         retryAfterMs: fault.retryAfterMs
                     )
                 )
-            }
-            if let status = fault.httpStatus {
-                world.withLock { $0.record(.alibaba, action, "HTTP\(status)") }
-                return .response(
-                    HTTPResponse(
-                        status: status,
-                        headers: ["Content-Type": "text/html"],
-                        body: Data("<html><body>\(status)</body></html>".utf8)
-                    )
-                )
-            }
-            let now = clock.now()
-            world.withLock { $0.applyConsoleEffects(fault, zoneId: business["DirectoryId"], now: now) }
-        }
-
-        switch runAlibaba(action: action, parameters: business, account: account) {
-        case .failure(let error):
-            return fail(error)
-        case .success(let fields):
-            world.withLock { $0.record(.alibaba, action, "OK") }
-            if let fault {
-                let now = clock.now()
-                world.withLock { $0.applyAfterEffects(fault, zoneId: business["DirectoryId"], now: now) }
-            }
-            if fault?.drop == .after { return .drop }
-            if let substitute = World.substitute(fault) { return .response(substitute) }
-            if fault?.garble == true {
+            },
+            gatewayPage: { "<html><body>\($0)</body></html>" },
+            garbled: "{\"RequestId\": \"\(requestId)\", ",
+            success: { fields, contentType in
+                guard let contentType else { return reply(200, fields) }
                 return .response(
                     HTTPResponse(
                         status: 200,
-                        headers: ["Content-Type": "application/json"],
-                        body: Data("{\"RequestId\": \"\(requestId)\", ".utf8)
+                        headers: ["Content-Type": contentType],
+                        body: Data("<html>not json</html>".utf8)
                     )
                 )
             }
-            if let type = fault?.contentType {
-                return .response(
-                    HTTPResponse(status: 200, headers: ["Content-Type": type], body: Data("<html>not json</html>".utf8))
-                )
-            }
-            return reply(200, fields)
+        )
+        return await underFault(answers, fail: fail) {
+            runAlibaba(action: action, parameters: business, account: account)
         }
     }
 

@@ -150,7 +150,7 @@ public final class Notifier: Sendable {
                 )) ?? Data()
             let attempts = Mutex(0)
             do {
-                let status = try await retry.run(pause: pause, shouldRetry: \.isTransient) {
+                let status = try await retry.run(pause: pause, shouldRetry: RetryClass.retryable) {
                     attempts.withLock { $0 += 1 }
                     let response: HTTPResponse
                     do {

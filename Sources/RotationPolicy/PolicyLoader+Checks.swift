@@ -16,7 +16,7 @@ extension PolicyLoader {
         guard let region, !CloudRegion.isValid(region) else { return }
         var message =
             "`\(region)` is not a region id (lower-case words joined by hyphens), e.g. "
-            + CloudRegion.example(for: provider ?? .tencent)
+            + (provider ?? .tencent).traits.exampleRegions
         if provider == .alibaba {
             message += "; CloudSSO regions: \(CloudRegion.alibabaCloudSSO.joined(separator: ", "))"
         }

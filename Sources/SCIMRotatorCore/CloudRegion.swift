@@ -14,12 +14,4 @@ public enum CloudRegion {
         guard region.count <= 40, region.wholeMatch(of: /[a-z]{2,}(-[a-z0-9]+)+/) != nil else { return false }
         return true
     }
-
-    /// An example for messages.
-    public static func example(for provider: ProviderKind) -> String {
-        switch provider {
-        case .tencent: return "ap-guangzhou, na-siliconvalley or eu-frankfurt"
-        case .alibaba: return "cn-shanghai or ap-southeast-1"
-        }
-    }
 }
