@@ -61,14 +61,7 @@ public struct AlibabaCloudSSOProvider: SCIMKeyProvider {
     }
 
     func key(_ item: SSOCredential, action: String) throws -> SCIMKey {
-        try SCIMKey(
-            reportedId: item.CredentialId,
-            status: item.Status,
-            createTime: item.CreateTime,
-            expireTime: item.ExpireTime,
-            type: item.CredentialType,
-            action: action
-        ) { try client.parseTime($0, field: $1, action: action) }
+        try SCIMKey(reported: item, action: action) { try client.parseTime($0, field: $1, action: action) }
     }
 
     public func listKeys() async throws -> [SCIMKey] {

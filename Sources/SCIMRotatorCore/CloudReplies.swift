@@ -3,34 +3,40 @@ import Foundation
 // What every cloud's provider does the same way with the replies of its actions: read a key, read the sync status,
 // treat a key already gone as deleted.
 
+/// A key as a cloud's reply describes it, in the field names both clouds use.
+public protocol ReportedSCIMKey {
+    var CredentialId: String { get }
+    var CredentialType: String? { get }
+    var CreateTime: String { get }
+    var ExpireTime: String { get }
+    /// The status field's name (`Status`; `CredentialStatus` in CIC's Create reply) and value.
+    var statusField: (name: String, value: String) { get }
+}
+
 extension SCIMKey {
-    /// A key from the fields a cloud reports for it. `parseTime` reads the cloud's time format (`text`, `field`);
-    /// an unknown status is an `.unexpectedReply` of `action`.
+    /// A key from a cloud's reply. `parseTime` reads the cloud's time format (`text`, `field`); an unknown status
+    /// is an `.unexpectedReply` of `action`.
     public init(
-        reportedId id: String,
-        status: String,
-        statusField: String = "Status",
-        createTime: String,
-        expireTime: String,
-        type: String?,
+        reported: some ReportedSCIMKey,
         action: String,
         requestId: String? = nil,
         parseTime: (_ text: String, _ field: String) throws -> Date
     ) throws {
-        guard let known = KeyStatus(rawValue: status) else {
+        let status = reported.statusField
+        guard let known = KeyStatus(rawValue: status.value) else {
             throw ProviderError(
                 .unexpectedReply,
                 action: action,
-                message: "unknown \(statusField) \"\(status)\"",
+                message: "unknown \(status.name) \"\(status.value)\"",
                 requestId: requestId
             )
         }
         self.init(
-            id: id,
+            id: reported.CredentialId,
             status: known,
-            createdAt: try parseTime(createTime, "CreateTime"),
-            expiresAt: try parseTime(expireTime, "ExpireTime"),
-            type: type ?? "BearerToken"
+            createdAt: try parseTime(reported.CreateTime, "CreateTime"),
+            expiresAt: try parseTime(reported.ExpireTime, "ExpireTime"),
+            type: reported.CredentialType ?? "BearerToken"
         )
     }
 }

@@ -60,17 +60,16 @@ public struct TencentCICProvider: SCIMKeyProvider {
         }
     }
 
+    func key(_ item: some ReportedSCIMKey, action: String, requestId: String? = nil) throws -> SCIMKey {
+        try SCIMKey(reported: item, action: action, requestId: requestId) {
+            try client.parseTime($0, field: $1, action: action)
+        }
+    }
+
     public func listKeys() async throws -> [SCIMKey] {
         let action = "ListSCIMCredentials"
-        return try await client.listSCIMCredentials(zoneId: zone).SCIMCredentials.map { item in
-            try SCIMKey(
-                reportedId: item.CredentialId,
-                status: item.Status,
-                createTime: item.CreateTime,
-                expireTime: item.ExpireTime,
-                type: item.CredentialType,
-                action: action
-            ) { try client.parseTime($0, field: $1, action: action) }
+        return try await client.listSCIMCredentials(zoneId: zone).SCIMCredentials.map {
+            try key($0, action: action)
         }
     }
 
@@ -84,17 +83,11 @@ public struct TencentCICProvider: SCIMKeyProvider {
                 zoneId: zone,
                 expireDuration: lifetime?.seconds
             )
-            let key = try SCIMKey(
-                reportedId: created.CredentialId,
-                status: created.CredentialStatus,
-                statusField: "CredentialStatus",
-                createTime: created.CreateTime,
-                expireTime: created.ExpireTime,
-                type: created.CredentialType,
-                action: action,
+            return CreatedKey(
+                key: try key(created, action: action, requestId: requestId),
+                secret: Secret(created.CredentialSecret),
                 requestId: requestId
-            ) { try client.parseTime($0, field: $1, action: action) }
-            return CreatedKey(key: key, secret: Secret(created.CredentialSecret), requestId: requestId)
+            )
         }
     }
 
