@@ -5,9 +5,9 @@ import Transport
 /// Where and how to reach the CloudSSO API.
 public struct AlibabaCloudSSOConfiguration: Sendable {
     public static let version = "2021-05-15"
-    /// The region used when a policy names none. The official SDK refuses to guess; this keeps the default but says
-    /// so (``regionImplied``, `policy check`, and the hint on `EntityNotExists.Directory`).
-    public static let defaultRegion = "cn-shanghai"
+    /// The region used when a policy names none (``ProviderTraits/impliedRegion``). The official SDK refuses to guess;
+    /// this keeps the default but says so (``regionImplied``, `policy check`, and the hint on `EntityNotExists.Directory`).
+    public static let defaultRegion = AlibabaCloudSSOProvider.traits.impliedRegion ?? "cn-shanghai"
 
     /// `https://cloudsso.<region>.aliyuncs.com` (reference §1, Endpoints); nil when `region` is not a region id.
     public static func endpoint(region: String) -> URL? {
@@ -56,7 +56,7 @@ public struct AlibabaCloudSSOConfiguration: Sendable {
     static func regionProblem(_ region: String) -> String? {
         guard !CloudRegion.isValid(region) else { return nil }
         return "region `\(region)` is not a region id like \(AlibabaCloudSSOProvider.traits.exampleRegions) "
-            + "(CloudSSO regions: \(CloudRegion.alibabaCloudSSO.joined(separator: ", ")))"
+            + "(CloudSSO regions: \(AlibabaCloudSSOProvider.traits.serviceRegions.joined(separator: ", ")))"
     }
 }
 
@@ -173,7 +173,9 @@ public struct AlibabaCloudSSOClient: Sendable {
 
     /// Said when a directory is unknown in the region nobody chose.
     static var impliedRegionHint: String {
-        let others = CloudRegion.alibabaCloudSSO.filter { $0 != AlibabaCloudSSOConfiguration.defaultRegion }
+        let others = AlibabaCloudSSOProvider.traits.serviceRegions.filter {
+            $0 != AlibabaCloudSSOConfiguration.defaultRegion
+        }
         return "; the policy names no `region:`, so \(AlibabaCloudSSOConfiguration.defaultRegion) was assumed: "
             + "a directory lives in one region; set `region:` to the directory's (CloudSSO regions: "
             + "\(others.joined(separator: ", ")))"

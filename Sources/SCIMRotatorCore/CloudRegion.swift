@@ -4,11 +4,6 @@
 /// lower-case words joined by hyphens are accepted: never a space, a dot, a slash or a `#` that could point a request
 /// (and its signature) somewhere else.
 public enum CloudRegion {
-    /// Regions that serve the CloudSSO API (reference §1, Endpoints).
-    public static let alibabaCloudSSO = [
-        "cn-shanghai", "cn-hongkong", "ap-northeast-2", "ap-southeast-1", "us-west-1", "eu-central-1",
-    ]
-
     /// Whether `region` has the form of a region id: two or more letters, then one or more `-word` parts.
     public static func isValid(_ region: String) -> Bool {
         guard region.count <= 40, region.wholeMatch(of: /[a-z]{2,}(-[a-z0-9]+)+/) != nil else { return false }

@@ -6,6 +6,8 @@ import Foundation
 /// here (and a ``ProviderKind`` case).
 public struct ProviderTraits: Sendable {
     public var kind: ProviderKind
+    /// The service's short name in messages (`CIC`, `CloudSSO`).
+    public var serviceName: String
     /// What the cloud calls a zone in its API and console (`ZoneId`, `DirectoryId`).
     public var zoneNoun: String
     /// A zone id's form, a regular expression over the whole id.
@@ -15,6 +17,10 @@ public struct ProviderTraits: Sendable {
     public var exampleZone: String
     /// Region ids for messages.
     public var exampleRegions: String
+    /// The regions that serve the API, where only some do; empty when any region id reaches it.
+    public var serviceRegions: [String]
+    /// The region a policy that names none talks to, where the endpoint depends on the region.
+    public var impliedRegion: String?
     /// The environment variables the official SDKs and CLIs read the access key from (tccli, aliyun).
     public var defaultCredentials: CloudCredentials.EnvironmentNames
     /// A key's lifetime when the policy names none (or, without ``supportsKeyLifetime``, the one the cloud fixes).
@@ -53,11 +59,15 @@ extension ProviderTraits {
     /// Tencent Cloud Organization Identity Center (CIC), reference §1-§3.
     public static let tencent = ProviderTraits(
         kind: .tencent,
+        serviceName: "CIC",
         zoneNoun: "ZoneId",
         zonePattern: "^z-[0-9a-z]{12}$",
         zoneHint: "a CIC ZoneId: z- followed by 12 lower-case letters or digits",
         exampleZone: "z-vft38p2hq8tq",
         exampleRegions: "ap-guangzhou, na-siliconvalley or eu-frankfurt",
+        // One global endpoint per site; the organization API ignores X-TC-Region.
+        serviceRegions: [],
+        impliedRegion: nil,
         defaultCredentials: CloudCredentials.EnvironmentNames(
             idEnv: "TENCENTCLOUD_SECRET_ID",
             secretEnv: "TENCENTCLOUD_SECRET_KEY",
@@ -75,11 +85,18 @@ extension ProviderTraits {
     /// Alibaba Cloud CloudSSO, reference §1-§3.
     public static let alibaba = ProviderTraits(
         kind: .alibaba,
+        serviceName: "CloudSSO",
         zoneNoun: "DirectoryId",
         zonePattern: "^d-[0-9a-z]{6,32}$",
         zoneHint: "a CloudSSO DirectoryId: d- followed by lower-case letters or digits",
         exampleZone: "d-00fc2p61abcd",
         exampleRegions: "cn-shanghai or ap-southeast-1",
+        // Reference §1, Endpoints.
+        serviceRegions: [
+            "cn-shanghai", "cn-hongkong", "ap-northeast-2", "ap-southeast-1", "us-west-1", "eu-central-1",
+        ],
+        // The official SDK refuses to guess; this keeps the default but says so.
+        impliedRegion: "cn-shanghai",
         defaultCredentials: CloudCredentials.EnvironmentNames(
             idEnv: "ALIBABA_CLOUD_ACCESS_KEY_ID",
             secretEnv: "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
