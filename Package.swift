@@ -33,14 +33,15 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
     ],
     targets: [
-        // Domain types: SCIM keys, the provider seam, durations, clocks, secrets, errors.
+        // Domain types: SCIM keys, the provider seam, each cloud's traits, the retry classification, durations,
+        // clocks, secrets, errors.
         .target(
             name: "SCIMRotatorCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // HTTP plumbing the cloud clients share: the transport seam (URLSession/libcurl; AsyncHTTPClient for private
-        // CAs), retry, rate limiting.
+        // CAs), the signed-API call loop over a per-cloud dialect, retry, rate limiting.
         .target(
             name: "Transport",
             dependencies: [
@@ -53,13 +54,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Tencent Cloud Organization Identity Center (CIC) SCIM keys: TC3 signing, client, provider.
+        // Tencent Cloud Organization Identity Center (CIC) SCIM keys: TC3 signing, dialect, client, provider.
         .target(
             name: "TencentCIC",
             dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        // Alibaba Cloud CloudSSO SCIM credentials: ACS3 (and RPC v1) signing, client, provider.
+        // Alibaba Cloud CloudSSO SCIM credentials: ACS3 (and RPC v1) signing, dialect, client, provider.
         .target(
             name: "AlibabaCloudSSO",
             dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Crypto", package: "swift-crypto")],
@@ -149,7 +150,7 @@ let package = Package(
         .target(
             name: "SCIMRotatorTesting",
             dependencies: [
-                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudProviders", "CloudEmulator",
+                "SCIMRotatorCore", "Transport", "CloudProviders", "CloudEmulator",
                 "RotationPolicy", "RotationHistory", "Delivery", "RotationEngine", "Notifications",
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -159,7 +160,7 @@ let package = Package(
         .target(
             name: "SCIMRotatorCLI",
             dependencies: [
-                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudProviders", "CloudEmulator",
+                "SCIMRotatorCore", "Transport", "CloudProviders", "CloudEmulator",
                 "RotationPolicy", "RotationHistory", "Delivery", "RotationEngine", "Notifications", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
