@@ -151,10 +151,10 @@ public enum PolicyLoader {
         if let text = reader.string(top["provider"], "provider") {
             provider = ProviderKind(rawValue: text)
             if provider == nil {
-                reader.issue(top["provider"], "provider", "`\(text)` is not a provider; use `tencent` or `alibaba`")
+                reader.issue(top["provider"], "provider", "`\(text)` is not a provider; use \(anyOf { "`\($0)`" })")
             }
         } else if top["provider"] == nil {
-            reader.issue(root, "provider", "missing; add `provider: tencent` or `provider: alibaba`")
+            reader.issue(root, "provider", "missing; add \(anyOf { "`provider: \($0)`" })")
         }
 
         var zone = ""
@@ -258,6 +258,12 @@ public enum PolicyLoader {
             verify: verify,
             notify: notify
         )
+    }
+
+    /// Every provider, each written by `spelling`, as a choice: "`tencent` or `alibaba`".
+    static func anyOf(_ spelling: (String) -> String) -> String {
+        let all = ProviderKind.allCases.map { spelling($0.rawValue) }
+        return all.count < 2 ? all.joined() : all.dropLast().joined(separator: ", ") + " or " + all[all.count - 1]
     }
 
     /// Every cloud's name for a zone, for a policy that names no provider: "ZoneId / DirectoryId".
