@@ -34,14 +34,15 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
-        // Domain types: SCIM keys, the provider seam, durations, clocks, secrets, errors.
+        // Domain types: SCIM keys, the provider seam, each cloud's traits, the retry classification, durations,
+        // clocks, secrets, errors.
         .target(
             name: "SCIMRotatorCore",
             dependencies: [.product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // HTTP plumbing the cloud clients share: the transport seam (URLSession/libcurl; AsyncHTTPClient for private
-        // CAs), retry, rate limiting.
+        // CAs), the signed-API call loop over a per-cloud dialect, retry, rate limiting.
         .target(
             name: "Transport",
             dependencies: [
@@ -54,16 +55,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // Tencent Cloud Organization Identity Center (CIC) SCIM keys: TC3 signing, client, provider.
+        // Tencent Cloud Organization Identity Center (CIC) SCIM keys: TC3 signing, dialect, client, provider.
         .target(
             name: "TencentCIC",
             dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
-        // Alibaba Cloud CloudSSO SCIM credentials: ACS3 (and RPC v1) signing, client, provider.
+        // Alibaba Cloud CloudSSO SCIM credentials: ACS3 (and RPC v1) signing, dialect, client, provider.
         .target(
             name: "AlibabaCloudSSO",
             dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // The clouds by ProviderKind: a policy's provider built by its cloud's module (the CLI and the harness use it).
+        .target(
+            name: "CloudProviders",
+            dependencies: ["SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "RotationPolicy"],
             swiftSettings: swiftSettings
         ),
         // The local emulator of both clouds, their SCIM endpoints and an admin API (Hummingbird).
@@ -158,8 +165,8 @@ let package = Package(
         .target(
             name: "SCIMRotatorTesting",
             dependencies: [
-                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudEmulator", "RotationPolicy",
-                "RotationHistory", "Delivery", "RotationEngine", "Notifications",
+                "SCIMRotatorCore", "Transport", "CloudProviders", "CloudEmulator",
+                "RotationPolicy", "RotationHistory", "Delivery", "RotationEngine", "Notifications",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -168,8 +175,8 @@ let package = Package(
         .target(
             name: "SCIMRotatorCLI",
             dependencies: [
-                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "CloudEmulator", "RotationPolicy",
-                "RotationHistory", "PostgresHistory", "Delivery", "RotationEngine", "Notifications", "Observability",
+                "SCIMRotatorCore", "Transport", "CloudProviders", "CloudEmulator", "RotationPolicy", "RotationHistory",
+                "PostgresHistory", "Delivery", "RotationEngine", "Notifications", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

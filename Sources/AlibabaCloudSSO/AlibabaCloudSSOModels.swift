@@ -1,6 +1,8 @@
+import SCIMRotatorCore
+
 /// Wire models of the CloudSSO actions scim-rotator uses (reference §1). Field names are the API's.
 
-public struct SSOCredential: Decodable, Sendable {
+public struct SSOCredential: Decodable, Sendable, ReportedSCIMKey {
     public var CredentialId: String
     public var CredentialType: String?
     public var CredentialSecret: String?
@@ -8,6 +10,8 @@ public struct SSOCredential: Decodable, Sendable {
     public var CreateTime: String
     public var ExpireTime: String
     public var DirectoryId: String?
+
+    public var statusField: (name: String, value: String) { ("Status", Status) }
 }
 
 public struct SSOCreateReply: Decodable, Sendable {

@@ -1,29 +1,48 @@
 import Foundation
 import SCIMRotatorCore
+import Transport
 
 /// One CloudSSO directory's SCIM credentials, behind the ``SCIMKeyProvider`` seam.
 public struct AlibabaCloudSSOProvider: SCIMKeyProvider {
-    /// "You can create up to two SCIM credentials" (reference §2).
-    public static let documentedKeyLimit = 2
+    public static let traits = ProviderTraits.alibaba
 
     public let client: AlibabaCloudSSOClient
     public let zone: String
     public let keyLimit: Int
     public let scimBaseURL: URL
-    public var kind: ProviderKind { .alibaba }
+    public var kind: ProviderKind { Self.traits.kind }
     /// CloudSSO fixes validity at one year: Create takes no duration.
-    public var supportsKeyLifetime: Bool { false }
+    public var supportsKeyLifetime: Bool { Self.traits.supportsKeyLifetime }
 
     public init(
         client: AlibabaCloudSSOClient,
         directory: String,
-        keyLimit: Int = documentedKeyLimit,
+        keyLimit: Int = traits.documentedKeyLimit,
         scimBaseURL: URL? = nil
     ) {
         self.client = client
         self.zone = directory
         self.keyLimit = keyLimit
         self.scimBaseURL = scimBaseURL ?? Self.defaultSCIMURL(for: client.configuration)
+    }
+
+    /// The provider for `setup`: the endpoint of its region (``AlibabaCloudSSOConfiguration/defaultRegion`` when it
+    /// names none) unless it names an endpoint.
+    public init(setup: ProviderSetup) {
+        let client = AlibabaCloudSSOClient(
+            configuration: AlibabaCloudSSOConfiguration(
+                endpoint: setup.endpoint,
+                region: setup.region,
+                timeout: setup.tuning.timeout,
+                retry: setup.tuning.retry
+            ),
+            credentials: setup.credentials,
+            transport: setup.transport,
+            clock: setup.clock,
+            rateLimiter: setup.tuning.rateLimiter ?? AlibabaCloudSSOClient.sharedRateLimiter,
+            pause: setup.tuning.pause
+        )
+        self.init(client: client, directory: setup.zone, keyLimit: setup.keyLimit)
     }
 
     /// `https://cloudsso-scim-<region>.aliyun.com/scim/v2` for the public endpoints (reference §6); any other
@@ -42,16 +61,7 @@ public struct AlibabaCloudSSOProvider: SCIMKeyProvider {
     }
 
     func key(_ item: SSOCredential, action: String) throws -> SCIMKey {
-        guard let status = KeyStatus(rawValue: item.Status) else {
-            throw ProviderError(.unexpectedReply, action: action, message: "unknown Status \"\(item.Status)\"")
-        }
-        return SCIMKey(
-            id: item.CredentialId,
-            status: status,
-            createdAt: try client.parseTime(item.CreateTime, field: "CreateTime", action: action),
-            expiresAt: try client.parseTime(item.ExpireTime, field: "ExpireTime", action: action),
-            type: item.CredentialType ?? "BearerToken"
-        )
+        try SCIMKey(reported: item, action: action) { try client.parseTime($0, field: $1, action: action) }
     }
 
     public func listKeys() async throws -> [SCIMKey] {
@@ -96,41 +106,19 @@ public struct AlibabaCloudSSOProvider: SCIMKeyProvider {
         try await client.updateSCIMServerCredentialStatus(directoryId: zone, credentialId: keyId, newStatus: status)
     }
 
-    /// `EntityNotExists.SCIMCredential` means already gone (as terraform treats it).
+    /// `EntityNotExists.SCIMCredential` means already gone.
     @discardableResult
     public func deleteKey(_ keyId: String) async throws -> Bool {
-        do {
-            try await client.deleteSCIMServerCredential(directoryId: zone, credentialId: keyId)
-            return true
-        } catch let error as ProviderError where error.kind == .keyNotFound {
-            return false
-        }
+        try await deletingKey { try await client.deleteSCIMServerCredential(directoryId: zone, credentialId: keyId) }
     }
 
     public func syncStatus() async throws -> SyncStatus {
-        let reply = try await client.getSCIMSynchronizationStatus(directoryId: zone)
-        guard let status = SyncStatus(rawValue: reply.SCIMSynchronizationStatus) else {
-            throw ProviderError(
-                .unexpectedReply,
-                action: "GetSCIMSynchronizationStatus",
-                message: "unknown SCIMSynchronizationStatus \"\(reply.SCIMSynchronizationStatus)\""
-            )
-        }
-        return status
+        try SyncStatus(
+            reported: try await client.getSCIMSynchronizationStatus(directoryId: zone).SCIMSynchronizationStatus
+        )
     }
 
     public func setSyncStatus(_ status: SyncStatus) async throws {
         try await client.setSCIMSynchronizationStatus(directoryId: zone, status: status)
-    }
-
-    public func describeZone() async throws -> ZoneInfo {
-        let directory = try await client.getDirectory(directoryId: zone).Directory
-        let sync = try? await syncStatus()
-        return ZoneInfo(
-            zoneId: directory.DirectoryId,
-            name: directory.DirectoryName,
-            serviceEnabled: true,
-            syncStatus: sync
-        )
     }
 }

@@ -205,4 +205,12 @@ public enum DemoCredentials {
     public static let alibabaDirectory = "d-demo00000001"
     public static let alibabaAccessKeyId = "LTAI5temulatorDEMO000000"
     public static let alibabaAccessKeySecret = "emulatorDEMOalibabaSECRET0000000"
+
+    /// The demo account's access key on `kind`'s emulated API.
+    public static func credentials(for kind: ProviderKind) -> CloudCredentials {
+        switch kind {
+        case .tencent: return CloudCredentials(accessKeyId: tencentSecretId, secret: Secret(tencentSecretKey))
+        case .alibaba: return CloudCredentials(accessKeyId: alibabaAccessKeyId, secret: Secret(alibabaAccessKeySecret))
+        }
+    }
 }

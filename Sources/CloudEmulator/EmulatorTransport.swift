@@ -44,3 +44,19 @@ public struct EmulatorTransport: HTTPTransport {
         }
     }
 }
+
+extension Emulator {
+    /// Calls the emulator's admin API in process, as tests do: `admin("POST", "faults", ["action": ...])`. Returns
+    /// the reply's JSON object (empty when it is not one).
+    @discardableResult
+    public func admin(_ method: String, _ path: String, _ body: Any = [String: Any]()) async throws -> [String: Any] {
+        let request = HTTPRequest(
+            method: method,
+            url: URL(string: "http://127.0.0.1:9/_emulator/\(path)")!,
+            headers: [("Content-Type", "application/json")],
+            body: try JSONSerialization.data(withJSONObject: body)
+        )
+        let response = try await EmulatorTransport(self).send(request)
+        return (try JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:]
+    }
+}

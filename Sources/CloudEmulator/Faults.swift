@@ -1,5 +1,6 @@
 import Foundation
 import SCIMRotatorCore
+import Synchronization
 import Transport
 
 /// A fault the emulator injects into the next matching cloud API calls (admin API `POST /_emulator/faults`).
@@ -123,5 +124,78 @@ extension World {
             }
         }
         zones[zoneId] = zone
+    }
+}
+
+/// How one cloud's API answers, as ``Emulator/underFault(_:fail:run:)`` needs it to play a fault.
+struct CloudAnswers {
+    var provider: ProviderKind
+    var action: String
+    /// The zone the call is about, for console effects.
+    var zoneId: String?
+    /// An injected error code, answered (and counted) the way the cloud answers its errors.
+    var error: (_ code: String, _ fault: Fault) -> EmulatorReply
+    /// The body of an injected bare HTTP status: a gateway's HTML page.
+    var gatewayPage: (_ status: Int) -> String
+    /// A reply cut short.
+    var garbled: String
+    /// The action's reply; `contentType` is a fault's wrong Content-Type, if any.
+    var success: (_ fields: [String: Any], _ contentType: String?) -> EmulatorReply
+}
+
+extension Emulator {
+    /// Runs one API action (already authenticated and validated) under the next fault that matches it, the same way
+    /// for every cloud: latency and delay, a drop before or after the action, an injected error or HTTP status,
+    /// console effects around it, and a substituted, garbled or mistyped reply. `run` is the action itself; `fail`
+    /// answers its errors.
+    func underFault<Failure: Error>(
+        _ answers: CloudAnswers,
+        fail: (Failure) -> EmulatorReply,
+        run: () -> Result<[String: Any], Failure>
+    ) async -> EmulatorReply {
+        let (provider, action) = (answers.provider, answers.action)
+        let fault = world.withLock { $0.takeFault(provider: provider, action: action) }
+        await sleep(milliseconds: world.withLock { $0.latencyMs } + (fault?.delayMs ?? 0))
+        if let fault {
+            if fault.drop == .before {
+                world.withLock { $0.record(provider, action, "dropped") }
+                return .drop
+            }
+            if let code = fault.error { return answers.error(code, fault) }
+            if let status = fault.httpStatus {
+                world.withLock { $0.record(provider, action, "HTTP\(status)") }
+                return .response(
+                    HTTPResponse(
+                        status: status,
+                        headers: ["Content-Type": "text/html"],
+                        body: Data(answers.gatewayPage(status).utf8)
+                    )
+                )
+            }
+            let now = clock.now()
+            world.withLock { $0.applyConsoleEffects(fault, zoneId: answers.zoneId, now: now) }
+        }
+        switch run() {
+        case .failure(let error):
+            return fail(error)
+        case .success(let fields):
+            world.withLock { $0.record(provider, action, "OK") }
+            if let fault {
+                let now = clock.now()
+                world.withLock { $0.applyAfterEffects(fault, zoneId: answers.zoneId, now: now) }
+            }
+            if fault?.drop == .after { return .drop }
+            if let substitute = World.substitute(fault) { return .response(substitute) }
+            if fault?.garble == true {
+                return .response(
+                    HTTPResponse(
+                        status: 200,
+                        headers: ["Content-Type": "application/json"],
+                        body: Data(answers.garbled.utf8)
+                    )
+                )
+            }
+            return answers.success(fields, fault?.contentType)
+        }
     }
 }

@@ -67,53 +67,20 @@ extension Emulator {
         case .failure(let error): return fail(error.code, error.message)
         }
 
-        let fault = world.withLock { $0.takeFault(provider: .tencent, action: action) }
-        await sleep(milliseconds: world.withLock { $0.latencyMs } + (fault?.delayMs ?? 0))
-        if let fault {
-            if fault.drop == .before {
-                world.withLock { $0.record(.tencent, action, "dropped") }
-                return .drop
-            }
-            if let code = fault.error {
-                return fail(code, fault.message ?? "injected by the emulator")
-            }
-            if let status = fault.httpStatus {
-                world.withLock { $0.record(.tencent, action, "HTTP\(status)") }
-                return .response(
-                    HTTPResponse(
-                        status: status,
-                        headers: ["Content-Type": "text/html"],
-                        body: Data("<html><body>\(status) injected by the emulator</body></html>".utf8)
-                    )
-                )
-            }
-            let now = clock.now()
-            world.withLock { $0.applyConsoleEffects(fault, zoneId: body["ZoneId"]?.string, now: now) }
-        }
-
-        let result = runTencent(action: action, params: body, account: account)
-        switch result {
-        case .failure(let error):
-            return fail(error.code, error.message)
-        case .success(let fields):
-            world.withLock { $0.record(.tencent, action, "OK") }
-            if let fault {
-                let now = clock.now()
-                world.withLock { $0.applyAfterEffects(fault, zoneId: body["ZoneId"]?.string, now: now) }
-            }
-            if fault?.drop == .after { return .drop }
-            if let substitute = World.substitute(fault) { return .response(substitute) }
-            if fault?.garble == true {
-                return .response(
-                    HTTPResponse(
-                        status: 200,
-                        headers: ["Content-Type": "application/json"],
-                        body: Data("{\"Response\": {\"RequestId\": \"\(requestId)\", ".utf8)
-                    )
-                )
-            }
-            return reply(fields, contentType: fault?.contentType ?? "application/json")
-        }
+        let answers = CloudAnswers(
+            provider: .tencent,
+            action: action,
+            zoneId: body["ZoneId"]?.string,
+            error: { code, fault in fail(code, fault.message ?? "injected by the emulator") },
+            gatewayPage: { "<html><body>\($0) injected by the emulator</body></html>" },
+            garbled: "{\"Response\": {\"RequestId\": \"\(requestId)\", ",
+            success: { fields, contentType in reply(fields, contentType: contentType ?? "application/json") }
+        )
+        return await underFault(
+            answers,
+            fail: { fail($0.code, $0.message) },
+            run: { runTencent(action: action, params: body, account: account) }
+        )
     }
 
     /// Verifies a TC3-HMAC-SHA256 request (reference §8.2): signed headers from the Authorization header, values as

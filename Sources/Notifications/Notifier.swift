@@ -231,7 +231,7 @@ struct Sender: Sendable {
                 )) ?? Data()
             let attempts = Mutex(0)
             do {
-                let status = try await retry.run(pause: pause, shouldRetry: \.isTransient) {
+                let status = try await retry.run(pause: pause, shouldRetry: RetryClass.retryable) {
                     attempts.withLock { $0 += 1 }
                     let response: HTTPResponse
                     do {

@@ -17,8 +17,6 @@ public enum RotatorMetrics {
     public static let failures = "scim_rotator_policy_consecutive_failures"
     public static let loopTick = "scim_rotator_loop_last_tick_timestamp_seconds"
     public static let timerLateness = "scim_rotator_timer_lateness_seconds"
-    public static let cloudRequests = "scim_rotator_cloud_requests_total"
-    public static let cloudLatency = "scim_rotator_cloud_request_duration_seconds"
 
     /// Key gauges published per policy, so that gauges of deleted keys are withdrawn.
     private static let published = Mutex<[String: Set<String>]>([:])

@@ -159,7 +159,7 @@ public enum HistoryTime {
         let ms = Int(millis - Int64(seconds) * 1_000)
         let days = Int((Double(seconds) / 86_400).rounded(.down))
         let secondOfDay = seconds - days * 86_400
-        let (y, m, d) = civil(days)
+        let (y, m, d) = CivilDate.fromDays(days)
         return "\(y.zeroPadded(4))-\(m.zeroPadded(2))-\(d.zeroPadded(2))T\((secondOfDay / 3_600).zeroPadded(2)):"
             + "\((secondOfDay % 3_600 / 60).zeroPadded(2)):\((secondOfDay % 60).zeroPadded(2)).\(ms.zeroPadded(3))Z"
     }
@@ -169,17 +169,5 @@ public enum HistoryTime {
             return date
         }
         return try? Date(text, strategy: Date.ISO8601FormatStyle())
-    }
-
-    static func civil(_ z0: Int) -> (Int, Int, Int) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (m <= 2 ? 1 : 0), m, d)
     }
 }

@@ -45,7 +45,7 @@ public struct Policy: Sendable {
         self.zone = zone
         self.endpoint = endpoint
         self.region = region
-        self.credentials = credentials ?? .sdkDefault(for: provider)
+        self.credentials = credentials ?? provider.traits.defaultCredentials
         self.apiTimeZone = apiTimeZone
         self.keyLimit = keyLimit
         self.rotation = rotation
@@ -55,7 +55,7 @@ public struct Policy: Sendable {
     }
 
     /// The lifetime new keys get: the policy's, or the cloud's fixed one year.
-    public var effectiveKeyLifetime: TimeSpan { rotation.keyLifetime ?? .days(365) }
+    public var effectiveKeyLifetime: TimeSpan { rotation.keyLifetime ?? provider.traits.defaultKeyLifetime }
 }
 
 /// When and how keys rotate (`rotation:`).

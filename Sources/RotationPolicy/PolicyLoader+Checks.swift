@@ -14,11 +14,11 @@ extension PolicyLoader {
     /// `region:` must be a region id: it becomes part of a host name (Alibaba) or a header (Tencent).
     static func checkRegion(_ region: String?, _ node: Node?, _ provider: ProviderKind?, _ reader: inout PolicyReader) {
         guard let region, !CloudRegion.isValid(region) else { return }
+        let traits = (provider ?? .tencent).traits
         var message =
-            "`\(region)` is not a region id (lower-case words joined by hyphens), e.g. "
-            + CloudRegion.example(for: provider ?? .tencent)
-        if provider == .alibaba {
-            message += "; CloudSSO regions: \(CloudRegion.alibabaCloudSSO.joined(separator: ", "))"
+            "`\(region)` is not a region id (lower-case words joined by hyphens), e.g. " + traits.exampleRegions
+        if !traits.serviceRegions.isEmpty {
+            message += "; \(traits.serviceName) regions: \(traits.serviceRegions.joined(separator: ", "))"
         }
         reader.issue(node, "region", message)
     }

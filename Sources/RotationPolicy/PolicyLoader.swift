@@ -151,23 +151,23 @@ public enum PolicyLoader {
         if let text = reader.string(top["provider"], "provider") {
             provider = ProviderKind(rawValue: text)
             if provider == nil {
-                reader.issue(top["provider"], "provider", "`\(text)` is not a provider; use `tencent` or `alibaba`")
+                reader.issue(top["provider"], "provider", "`\(text)` is not a provider; use \(anyOf { "`\($0)`" })")
             }
         } else if top["provider"] == nil {
-            reader.issue(root, "provider", "missing; add `provider: tencent` or `provider: alibaba`")
+            reader.issue(root, "provider", "missing; add \(anyOf { "`provider: \($0)`" })")
         }
 
         var zone = ""
         if let text = reader.string(top["zone"], "zone") {
             zone = text
-            if let provider, !zoneIsValid(text, provider) {
-                reader.issue(top["zone"], "zone", zoneHint(text, provider))
+            if let traits = provider?.traits, !traits.isValidZone(text) {
+                reader.issue(top["zone"], "zone", "`\(text)` is not \(traits.zoneHint), e.g. \(traits.exampleZone)")
             }
         } else if top["zone"] == nil {
             reader.issue(
                 root,
                 "zone",
-                "missing; add the \(provider?.zoneNoun ?? "ZoneId / DirectoryId") to rotate, e.g. `zone: \(provider == .alibaba ? "d-00fc2p61abcd" : "z-vft38p2hq8tq")`"
+                "missing; add the \(provider?.traits.zoneNoun ?? anyZoneNoun) to rotate, e.g. `zone: \((provider ?? .tencent).traits.exampleZone)`"
             )
         }
 
@@ -178,7 +178,7 @@ public enum PolicyLoader {
         if let node = top["credentials"],
             let entries = reader.mapping(node, path: "credentials", allowed: ["idEnv", "secretEnv", "tokenEnv"])
         {
-            let defaults = CloudCredentials.EnvironmentNames.sdkDefault(for: provider ?? .tencent)
+            let defaults = (provider ?? .tencent).traits.defaultCredentials
             credentials = CloudCredentials.EnvironmentNames(
                 idEnv: reader.environmentName(entries["idEnv"], "credentials.idEnv") ?? defaults.idEnv,
                 secretEnv: reader.environmentName(entries["secretEnv"], "credentials.secretEnv") ?? defaults.secretEnv,
@@ -204,15 +204,13 @@ public enum PolicyLoader {
                     "`\(text)` is not a time zone; write +08:00 or an IANA name like Asia/Shanghai"
                 )
             }
-            if provider == .alibaba {
-                reader.issue(
-                    top["apiTimeZone"],
-                    "apiTimeZone",
-                    "Alibaba CloudSSO times carry their zone (UTC); remove this key"
-                )
+            if let fix = provider?.traits.inapplicablePolicyKeys["apiTimeZone"] {
+                reader.issue(top["apiTimeZone"], "apiTimeZone", fix)
             }
         }
-        let keyLimit = reader.integer(top["keyLimit"], "keyLimit", range: 1...10) ?? 2
+        let keyLimit =
+            reader.integer(top["keyLimit"], "keyLimit", range: 1...10)
+            ?? (provider ?? .tencent).traits.documentedKeyLimit
 
         var rotation = RotationSettings()
         if let node = top["rotation"], let entries = reader.mapping(node, path: "rotation", allowed: rotationKeys) {
@@ -262,20 +260,14 @@ public enum PolicyLoader {
         )
     }
 
-    static func zoneIsValid(_ zone: String, _ provider: ProviderKind) -> Bool {
-        let pattern = provider == .tencent ? "^z-[0-9a-z]{12}$" : "^d-[0-9a-z]{6,32}$"
-        return zone.range(of: pattern, options: .regularExpression) != nil
+    /// Every provider, each written by `spelling`, as a choice: "`tencent` or `alibaba`".
+    static func anyOf(_ spelling: (String) -> String) -> String {
+        let all = ProviderKind.allCases.map { spelling($0.rawValue) }
+        return all.count < 2 ? all.joined() : all.dropLast().joined(separator: ", ") + " or " + all[all.count - 1]
     }
 
-    static func zoneHint(_ zone: String, _ provider: ProviderKind) -> String {
-        switch provider {
-        case .tencent:
-            return "`\(zone)` is not a CIC ZoneId: z- followed by 12 lower-case letters or digits, e.g. z-vft38p2hq8tq"
-        case .alibaba:
-            return
-                "`\(zone)` is not a CloudSSO DirectoryId: d- followed by lower-case letters or digits, e.g. d-00fc2p61abcd"
-        }
-    }
+    /// Every cloud's name for a zone, for a policy that names no provider: "ZoneId / DirectoryId".
+    static var anyZoneNoun: String { ProviderKind.allCases.map(\.traits.zoneNoun).joined(separator: " / ") }
 
     static func parseTimeZone(_ text: String) -> TimeZone? {
         if let match = text.firstMatch(of: /^([+-])(\d{2}):(\d{2})$/), let hours = Int(match.2),
@@ -322,12 +314,8 @@ public enum PolicyLoader {
     ) -> RotationSettings {
         var settings = RotationSettings()
         settings.keyLifetime = reader.duration(entries["keyLifetime"], "rotation.keyLifetime")
-        if provider == .alibaba, entries["keyLifetime"] != nil {
-            reader.issue(
-                entries["keyLifetime"],
-                "rotation.keyLifetime",
-                "Alibaba CloudSSO fixes key validity at one year; remove keyLifetime and use `maxAge` to rotate sooner"
-            )
+        if entries["keyLifetime"] != nil, let fix = provider?.traits.inapplicablePolicyKeys["rotation.keyLifetime"] {
+            reader.issue(entries["keyLifetime"], "rotation.keyLifetime", fix)
         }
         if let lifetime = settings.keyLifetime {
             if lifetime < .hours(1) || lifetime > .days(99 * 365) {
@@ -358,7 +346,7 @@ public enum PolicyLoader {
         settings.stuckAfter =
             reader.integer(entries["stuckAfter"], "rotation.stuckAfter", range: 1...1000) ?? settings.stuckAfter
 
-        let lifetime = settings.keyLifetime ?? .days(365)
+        let lifetime = settings.keyLifetime ?? (provider ?? .tencent).traits.defaultKeyLifetime
         if settings.rotateBefore >= lifetime {
             reader.issue(
                 entries["rotateBefore"] ?? node,

@@ -51,11 +51,13 @@ extension PolicyLoader {
                     + "the key limit that rotation must retire it early or is blocked; shorten gracePeriod"
             )
         }
-        if policy.provider == .alibaba, policy.region == nil, policy.endpoint == nil {
+        let traits = policy.provider.traits
+        if let implied = traits.impliedRegion, policy.region == nil, policy.endpoint == nil {
             warn(
                 "region",
-                "not set, so cn-shanghai is assumed (the official SDK refuses to guess); set `region:` to your "
-                    + "directory's region (CloudSSO regions: \(CloudRegion.alibabaCloudSSO.joined(separator: ", ")))"
+                "not set, so \(implied) is assumed (the official SDK refuses to guess); set `region:` to your "
+                    + "directory's region (\(traits.serviceName) regions: "
+                    + "\(traits.serviceRegions.joined(separator: ", ")))"
             )
         }
         return warnings

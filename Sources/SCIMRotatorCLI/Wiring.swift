@@ -1,4 +1,4 @@
-internal import AlibabaCloudSSO
+internal import CloudProviders
 internal import Delivery
 public import Foundation
 public import Logging
@@ -7,7 +7,6 @@ public import RotationEngine
 public import RotationHistory
 public import RotationPolicy
 public import SCIMRotatorCore
-internal import TencentCIC
 public import Transport
 
 /// Builds providers, sinks and runners for policies: the one place that knows every concrete implementation.
@@ -63,36 +62,16 @@ public struct Wiring: Sendable {
         if let region = policy.region, !CloudRegion.isValid(region) {
             throw PolicySetupError(
                 description:
-                    "policy \(policy.name) (\(policy.file)): region `\(region)` is not a region id, e.g. \(CloudRegion.example(for: policy.provider))"
+                    "policy \(policy.name) (\(policy.file)): region `\(region)` is not a region id, e.g. \(policy.provider.traits.exampleRegions)"
             )
         }
-        switch policy.provider {
-        case .tencent:
-            let configuration = TencentCICConfiguration(
-                endpoint: endpointOverride ?? policy.endpoint ?? TencentCICConfiguration.chinaEndpoint,
-                region: policy.region,
-                apiTimeZone: policy.apiTimeZone ?? TencentTime.defaultZone
-            )
-            let client = TencentCICClient(
-                configuration: configuration,
-                credentials: credentials,
-                transport: transport,
-                clock: clock
-            )
-            return TencentCICProvider(client: client, zone: policy.zone, keyLimit: policy.keyLimit)
-        case .alibaba:
-            let configuration = AlibabaCloudSSOConfiguration(
-                endpoint: endpointOverride ?? policy.endpoint,
-                region: policy.region
-            )
-            let client = AlibabaCloudSSOClient(
-                configuration: configuration,
-                credentials: credentials,
-                transport: transport,
-                clock: clock
-            )
-            return AlibabaCloudSSOProvider(client: client, directory: policy.zone, keyLimit: policy.keyLimit)
-        }
+        return CloudProviders.provider(
+            for: policy,
+            credentials: credentials,
+            transport: transport,
+            clock: clock,
+            endpoint: endpointOverride
+        )
     }
 
     func sinks(for policy: Policy) throws -> [any DeliverySink] {

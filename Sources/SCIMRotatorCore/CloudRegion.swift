@@ -4,22 +4,9 @@
 /// lower-case words joined by hyphens are accepted: never a space, a dot, a slash or a `#` that could point a request
 /// (and its signature) somewhere else.
 public enum CloudRegion {
-    /// Regions that serve the CloudSSO API (reference §1, Endpoints).
-    public static let alibabaCloudSSO = [
-        "cn-shanghai", "cn-hongkong", "ap-northeast-2", "ap-southeast-1", "us-west-1", "eu-central-1",
-    ]
-
     /// Whether `region` has the form of a region id: two or more letters, then one or more `-word` parts.
     public static func isValid(_ region: String) -> Bool {
         guard region.count <= 40, region.wholeMatch(of: /[a-z]{2,}(-[a-z0-9]+)+/) != nil else { return false }
         return true
-    }
-
-    /// An example for messages.
-    public static func example(for provider: ProviderKind) -> String {
-        switch provider {
-        case .tencent: return "ap-guangzhou, na-siliconvalley or eu-frankfurt"
-        case .alibaba: return "cn-shanghai or ap-southeast-1"
-        }
     }
 }

@@ -16,7 +16,7 @@ public enum LostReplyGuard {
         while true {
             do {
                 return try await create()
-            } catch let error as ProviderError where isAmbiguous(error) {
+            } catch let error as ProviderError where error.retryClass == .ambiguous {
                 let appeared = try await list().filter { !before.contains($0.id) }
                 if let orphan = appeared.max(by: { $0.createdAt < $1.createdAt }) {
                     throw ProviderError(
@@ -32,14 +32,6 @@ public enum LostReplyGuard {
                 guard !retriedAfterLoss else { throw error }
                 retriedAfterLoss = true
             }
-        }
-    }
-
-    /// A failure after which Create may or may not have run.
-    public static func isAmbiguous(_ error: ProviderError) -> Bool {
-        switch error.kind {
-        case .network, .timeout, .serverError, .unexpectedReply: return true
-        default: return false
         }
     }
 }

@@ -66,14 +66,6 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible, Equatable
         self.retryAfter = retryAfter
     }
 
-    /// Worth another attempt with the same inputs after a pause.
-    public var isTransient: Bool {
-        switch kind {
-        case .throttled, .serverError, .network, .timeout: return true
-        default: return false
-        }
-    }
-
     public var description: String {
         var text = "\(action): \(kind.rawValue)"
         if let code { text += " [\(code)]" }

@@ -50,18 +50,3 @@ public enum SyncStatus: String, Sendable, Codable {
     case enabled = "Enabled"
     case disabled = "Disabled"
 }
-
-/// What DescribeIdentityCenter / GetDirectory say about a zone.
-public struct ZoneInfo: Sendable, Codable, Equatable {
-    public var zoneId: String
-    public var name: String?
-    public var serviceEnabled: Bool
-    public var syncStatus: SyncStatus?
-
-    public init(zoneId: String, name: String?, serviceEnabled: Bool, syncStatus: SyncStatus?) {
-        self.zoneId = zoneId
-        self.name = name
-        self.serviceEnabled = serviceEnabled
-        self.syncStatus = syncStatus
-    }
-}

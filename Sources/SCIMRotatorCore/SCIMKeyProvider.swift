@@ -4,14 +4,6 @@ import Foundation
 public enum ProviderKind: String, Sendable, Codable, CaseIterable {
     case tencent
     case alibaba
-
-    /// What the cloud calls a zone in its API and console.
-    public var zoneNoun: String {
-        switch self {
-        case .tencent: return "ZoneId"
-        case .alibaba: return "DirectoryId"
-        }
-    }
 }
 
 /// One zone's SCIM keys on one cloud: the seam between the rotation and Tencent CIC / Alibaba CloudSSO.
@@ -39,7 +31,6 @@ public protocol SCIMKeyProvider: Sendable {
     @discardableResult func deleteKey(_ keyId: String) async throws -> Bool
     func syncStatus() async throws -> SyncStatus
     func setSyncStatus(_ status: SyncStatus) async throws
-    func describeZone() async throws -> ZoneInfo
 }
 
 extension SCIMKeyProvider {
@@ -70,24 +61,6 @@ public struct CloudCredentials: Sendable {
             self.idEnv = idEnv
             self.secretEnv = secretEnv
             self.tokenEnv = tokenEnv
-        }
-
-        /// The names the official SDKs and CLIs read (tccli, aliyun).
-        public static func sdkDefault(for kind: ProviderKind) -> EnvironmentNames {
-            switch kind {
-            case .tencent:
-                return EnvironmentNames(
-                    idEnv: "TENCENTCLOUD_SECRET_ID",
-                    secretEnv: "TENCENTCLOUD_SECRET_KEY",
-                    tokenEnv: "TENCENTCLOUD_SESSION_TOKEN"
-                )
-            case .alibaba:
-                return EnvironmentNames(
-                    idEnv: "ALIBABA_CLOUD_ACCESS_KEY_ID",
-                    secretEnv: "ALIBABA_CLOUD_ACCESS_KEY_SECRET",
-                    tokenEnv: "ALIBABA_CLOUD_SECURITY_TOKEN"
-                )
-            }
         }
     }
 

@@ -1,5 +1,5 @@
-import AlibabaCloudSSO
 import CloudEmulator
+import CloudProviders
 import Delivery
 import Foundation
 import Logging
@@ -8,7 +8,6 @@ import RotationHistory
 import RotationPolicy
 import SCIMRotatorCore
 import Synchronization
-import TencentCIC
 import Transport
 
 /// A delivery sink that keeps what it receives in memory, and can be told to fail: the identity provider of tests.
@@ -156,14 +155,7 @@ public final class RotationHarness: Sendable {
     /// Posts to the emulator's admin API.
     @discardableResult
     public func admin(_ method: String, _ path: String, _ body: Any = [String: Any]()) async throws -> [String: Any] {
-        let request = HTTPRequest(
-            method: method,
-            url: URL(string: "http://127.0.0.1:9/_emulator/\(path)")!,
-            headers: [("Content-Type", "application/json")],
-            body: try JSONSerialization.data(withJSONObject: body)
-        )
-        let response = try await transport.send(request)
-        return (try JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:]
+        try await emulator.admin(method, path, body)
     }
 
     /// Injects a fault (see the emulator's admin API).
@@ -173,38 +165,23 @@ public final class RotationHarness: Sendable {
         try await admin("POST", "faults", fault)
     }
 
+    /// The policy's provider as the CLI builds it, on the emulator, without pauses or rate limits.
     public func provider(
         retry: RetryPolicy = RetryPolicy(maxAttempts: 3, baseDelay: 0, maxDelay: 0)
     ) -> any SCIMKeyProvider {
-        let endpoint = URL(string: "http://127.0.0.1:9")!
-        switch policy.provider {
-        case .tencent:
-            let client = TencentCICClient(
-                configuration: TencentCICConfiguration(endpoint: endpoint, timeout: clientTimeout, retry: retry),
-                credentials: CloudCredentials(
-                    accessKeyId: DemoCredentials.tencentSecretId,
-                    secret: Secret(DemoCredentials.tencentSecretKey)
-                ),
-                transport: transport,
-                clock: clock,
+        CloudProviders.provider(
+            for: policy,
+            credentials: DemoCredentials.credentials(for: policy.provider),
+            transport: transport,
+            clock: clock,
+            endpoint: URL(string: "http://127.0.0.1:9")!,
+            tuning: ClientTuning(
+                timeout: clientTimeout,
+                retry: retry,
                 rateLimiter: RateLimiter(limit: 0),
                 pause: { _ in }
             )
-            return TencentCICProvider(client: client, zone: policy.zone, keyLimit: policy.keyLimit)
-        case .alibaba:
-            let client = AlibabaCloudSSOClient(
-                configuration: AlibabaCloudSSOConfiguration(endpoint: endpoint, timeout: clientTimeout, retry: retry),
-                credentials: CloudCredentials(
-                    accessKeyId: DemoCredentials.alibabaAccessKeyId,
-                    secret: Secret(DemoCredentials.alibabaAccessKeySecret)
-                ),
-                transport: transport,
-                clock: clock,
-                rateLimiter: RateLimiter(limit: 0),
-                pause: { _ in }
-            )
-            return AlibabaCloudSSOProvider(client: client, directory: policy.zone, keyLimit: policy.keyLimit)
-        }
+        )
     }
 
     public func runner(

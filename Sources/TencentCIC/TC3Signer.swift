@@ -82,22 +82,7 @@ public enum TC3Signer {
 
     /// `YYYY-MM-DD` of a Unix timestamp in UTC (never local time, reference §4.2).
     public static func utcDate(_ timestamp: Int64) -> String {
-        let (y, m, d) = civilFromDays(Int((Double(timestamp) / 86_400).rounded(.down)))
-        return "\(y.zeroPadded(4))-\(m.zeroPadded(2))-\(d.zeroPadded(2))"
-    }
-
-    /// Howard Hinnant's days-to-civil algorithm.
-    static func civilFromDays(_ z0: Int) -> (Int, Int, Int) {
-        let z = z0 + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let y = yoe + era * 400
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        return (m <= 2 ? y + 1 : y, m, d)
+        CivilDate.string(fromDays: Int((Double(timestamp) / 86_400).rounded(.down)))
     }
 
     /// The parts of a `TC3-HMAC-SHA256 Credential=.../date/service/tc3_request, SignedHeaders=..., Signature=...` header.

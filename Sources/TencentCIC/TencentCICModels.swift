@@ -1,6 +1,8 @@
+import SCIMRotatorCore
+
 /// Wire models of the CIC actions scim-rotator uses (reference §1). Field names are the API's.
 
-public struct CICCreatedCredential: Decodable, Sendable {
+public struct CICCreatedCredential: Decodable, Sendable, ReportedSCIMKey {
     public var ZoneId: String
     public var CredentialId: String
     public var CredentialType: String?
@@ -8,16 +10,20 @@ public struct CICCreatedCredential: Decodable, Sendable {
     public var ExpireTime: String
     public var CredentialStatus: String
     public var CredentialSecret: String
+
+    public var statusField: (name: String, value: String) { ("CredentialStatus", CredentialStatus) }
 }
 
 /// A list element: note `Status` here, `CredentialStatus` in the Create reply.
-public struct CICCredential: Decodable, Sendable {
+public struct CICCredential: Decodable, Sendable, ReportedSCIMKey {
     public var ZoneId: String?
     public var Status: String
     public var CredentialId: String
     public var CredentialType: String?
     public var CreateTime: String
     public var ExpireTime: String
+
+    public var statusField: (name: String, value: String) { ("Status", Status) }
 }
 
 public struct CICCredentialList: Decodable, Sendable {

@@ -1,26 +1,50 @@
 import Foundation
 import SCIMRotatorCore
+import Transport
 
 /// One CIC zone's SCIM keys, behind the ``SCIMKeyProvider`` seam.
 public struct TencentCICProvider: SCIMKeyProvider {
     /// Identity providers push to this SCIM base URL on the China site (reference §6).
     public static let chinaSCIMURL = URL(string: "https://scim.tencentcloudsso.com/scim/v2")!
     public static let internationalSCIMURL = URL(string: "https://scim.tencentcloudssointl.com/scim/v2")!
-    /// "Up to 2 SCIM keys can be created" (reference §2).
-    public static let documentedKeyLimit = 2
+    public static let traits = ProviderTraits.tencent
 
     public let client: TencentCICClient
     public let zone: String
     public let keyLimit: Int
     public let scimBaseURL: URL
-    public var kind: ProviderKind { .tencent }
-    public var supportsKeyLifetime: Bool { true }
+    public var kind: ProviderKind { Self.traits.kind }
+    public var supportsKeyLifetime: Bool { Self.traits.supportsKeyLifetime }
 
-    public init(client: TencentCICClient, zone: String, keyLimit: Int = documentedKeyLimit, scimBaseURL: URL? = nil) {
+    public init(
+        client: TencentCICClient,
+        zone: String,
+        keyLimit: Int = traits.documentedKeyLimit,
+        scimBaseURL: URL? = nil
+    ) {
         self.client = client
         self.zone = zone
         self.keyLimit = keyLimit
         self.scimBaseURL = scimBaseURL ?? Self.defaultSCIMURL(for: client.configuration.endpoint)
+    }
+
+    /// The provider for `setup`: the China site unless it names an endpoint.
+    public init(setup: ProviderSetup) {
+        let client = TencentCICClient(
+            configuration: TencentCICConfiguration(
+                endpoint: setup.endpoint ?? TencentCICConfiguration.chinaEndpoint,
+                region: setup.region,
+                timeout: setup.tuning.timeout,
+                retry: setup.tuning.retry,
+                apiTimeZone: setup.apiTimeZone ?? TencentTime.defaultZone
+            ),
+            credentials: setup.credentials,
+            transport: setup.transport,
+            clock: setup.clock,
+            rateLimiter: setup.tuning.rateLimiter ?? TencentCICClient.sharedRateLimiter,
+            pause: setup.tuning.pause
+        )
+        self.init(client: client, zone: setup.zone, keyLimit: setup.keyLimit)
     }
 
     /// The SCIM URL that goes with an API endpoint: the public sites map to their SCIM hosts, anything else (the
@@ -36,19 +60,16 @@ public struct TencentCICProvider: SCIMKeyProvider {
         }
     }
 
+    func key(_ item: some ReportedSCIMKey, action: String, requestId: String? = nil) throws -> SCIMKey {
+        try SCIMKey(reported: item, action: action, requestId: requestId) {
+            try client.parseTime($0, field: $1, action: action)
+        }
+    }
+
     public func listKeys() async throws -> [SCIMKey] {
         let action = "ListSCIMCredentials"
-        return try await client.listSCIMCredentials(zoneId: zone).SCIMCredentials.map { item in
-            guard let status = KeyStatus(rawValue: item.Status) else {
-                throw ProviderError(.unexpectedReply, action: action, message: "unknown Status \"\(item.Status)\"")
-            }
-            return SCIMKey(
-                id: item.CredentialId,
-                status: status,
-                createdAt: try client.parseTime(item.CreateTime, field: "CreateTime", action: action),
-                expiresAt: try client.parseTime(item.ExpireTime, field: "ExpireTime", action: action),
-                type: item.CredentialType ?? "BearerToken"
-            )
+        return try await client.listSCIMCredentials(zoneId: zone).SCIMCredentials.map {
+            try key($0, action: action)
         }
     }
 
@@ -62,22 +83,11 @@ public struct TencentCICProvider: SCIMKeyProvider {
                 zoneId: zone,
                 expireDuration: lifetime?.seconds
             )
-            guard let status = KeyStatus(rawValue: created.CredentialStatus) else {
-                throw ProviderError(
-                    .unexpectedReply,
-                    action: action,
-                    message: "unknown CredentialStatus",
-                    requestId: requestId
-                )
-            }
-            let key = SCIMKey(
-                id: created.CredentialId,
-                status: status,
-                createdAt: try client.parseTime(created.CreateTime, field: "CreateTime", action: action),
-                expiresAt: try client.parseTime(created.ExpireTime, field: "ExpireTime", action: action),
-                type: created.CredentialType ?? "BearerToken"
+            return CreatedKey(
+                key: try key(created, action: action, requestId: requestId),
+                secret: Secret(created.CredentialSecret),
+                requestId: requestId
             )
-            return CreatedKey(key: key, secret: Secret(created.CredentialSecret), requestId: requestId)
         }
     }
 
@@ -93,37 +103,14 @@ public struct TencentCICProvider: SCIMKeyProvider {
 
     @discardableResult
     public func deleteKey(_ keyId: String) async throws -> Bool {
-        do {
-            try await client.deleteSCIMCredential(zoneId: zone, credentialId: keyId)
-            return true
-        } catch let error as ProviderError where error.kind == .keyNotFound {
-            return false
-        }
+        try await deletingKey { try await client.deleteSCIMCredential(zoneId: zone, credentialId: keyId) }
     }
 
     public func syncStatus() async throws -> SyncStatus {
-        let reply = try await client.getSCIMSynchronizationStatus(zoneId: zone)
-        guard let status = SyncStatus(rawValue: reply.SCIMSynchronizationStatus) else {
-            throw ProviderError(
-                .unexpectedReply,
-                action: "GetSCIMSynchronizationStatus",
-                message: "unknown SCIMSynchronizationStatus \"\(reply.SCIMSynchronizationStatus)\""
-            )
-        }
-        return status
+        try SyncStatus(reported: try await client.getSCIMSynchronizationStatus(zoneId: zone).SCIMSynchronizationStatus)
     }
 
     public func setSyncStatus(_ status: SyncStatus) async throws {
         try await client.updateSCIMSynchronizationStatus(zoneId: zone, status: status)
-    }
-
-    public func describeZone() async throws -> ZoneInfo {
-        let center = try await client.describeIdentityCenter()
-        return ZoneInfo(
-            zoneId: center.ZoneId ?? zone,
-            name: center.ZoneName,
-            serviceEnabled: center.ServiceStatus == "Enabled",
-            syncStatus: center.ScimSyncStatus.flatMap(SyncStatus.init(rawValue:))
-        )
     }
 }

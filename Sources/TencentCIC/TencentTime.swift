@@ -27,7 +27,7 @@ public enum TencentTime {
             let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
             (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
         else { return nil }
-        let days = daysFromCivil(year: year, month: month, day: day)
+        let days = CivilDate.days(year: year, month: month, day: day)
         let local = Double(days * 86_400 + hour * 3_600 + minute * 60 + second)
         let guess = Date(timeIntervalSince1970: local)
         let offset = zone.secondsFromGMT(for: guess.addingTimeInterval(-Double(zone.secondsFromGMT(for: guess))))
@@ -38,19 +38,8 @@ public enum TencentTime {
         let local = Int(date.timeIntervalSince1970.rounded(.down)) + zone.secondsFromGMT(for: date)
         let days = Int((Double(local) / 86_400).rounded(.down))
         let secondsOfDay = local - days * 86_400
-        let (y, m, d) = TC3Signer.civilFromDays(days)
-        return "\(y.zeroPadded(4))-\(m.zeroPadded(2))-\(d.zeroPadded(2)) "
+        return CivilDate.string(fromDays: days) + " "
             + "\((secondsOfDay / 3_600).zeroPadded(2)):\((secondsOfDay % 3_600 / 60).zeroPadded(2)):"
             + "\((secondsOfDay % 60).zeroPadded(2))"
-    }
-
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
     }
 }

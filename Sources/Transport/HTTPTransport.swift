@@ -1,4 +1,5 @@
 import Foundation
+import SCIMRotatorCore
 
 /// An HTTP request as the signers see it: headers in the order they are sent, the body as exact bytes.
 public struct HTTPRequest: Sendable {
@@ -90,6 +91,17 @@ public struct TransportError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(kind.rawValue): \(message)" }
+}
+
+extension TransportError: RetryClassifiable {
+    /// A request that timed out or lost its connection may have reached the server; one with an invalid URL never
+    /// left, and never will.
+    public var retryClass: RetryClass {
+        switch kind {
+        case .timeout, .connection: return .ambiguous
+        case .invalidURL: return .final
+        }
+    }
 }
 
 /// Sends one HTTP request. The seam that lets tests talk to the emulator in memory and production use libcurl.

@@ -27,10 +27,6 @@ public actor RateLimiter {
         self.window = window + margin
     }
 
-    /// A limiter shared by every client in the process, so two policies on one account share its budget.
-    public static let sharedTencent = RateLimiter(limit: 20)
-    public static let sharedAlibaba = RateLimiter(limit: 100)
-
     /// Runs `request` once a slot for `key` is free, holding the slot while it runs.
     public nonisolated func limited<T>(_ key: String, _ request: () async throws -> T) async throws -> T {
         let slot = try await acquire(key)

@@ -31,19 +31,21 @@ public struct RetryPolicy: Sendable, Equatable {
 
 extension RetryPolicy {
     /// Runs `attempt` until it succeeds, fails with an error `shouldRetry` refuses, or attempts run out. Each retry
-    /// waits the full-jitter delay, or longer if the cloud asked for it (`ProviderError.retryAfter`).
+    /// waits the full-jitter delay, or longer if the other side asked for it (``RetryClassifiable/retryAfter``).
+    /// `shouldRetry` is usually ``RetryClass/worthRetrying(idempotent:)``.
     public func run<T>(
         pause: @Sendable (Double) async throws -> Void,
-        shouldRetry: (ProviderError) -> Bool,
+        shouldRetry: (any Error) -> Bool,
         _ attempt: () async throws -> T
     ) async throws -> T {
         var retry = 0
         while true {
             do {
                 return try await attempt()
-            } catch let error as ProviderError {
+            } catch {
                 guard shouldRetry(error), retry + 1 < maxAttempts else { throw error }
-                let delay = max(error.retryAfter ?? 0, delay(beforeRetry: retry))
+                let asked = (error as? any RetryClassifiable)?.retryAfter ?? 0
+                let delay = max(asked, delay(beforeRetry: retry))
                 retry += 1
                 try await pause(delay)
             }

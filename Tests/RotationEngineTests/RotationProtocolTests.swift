@@ -196,7 +196,7 @@ struct KeyLimitTests {
         let h = try RotationHarness(provider: kind)
         await h.pass()
         h.advance(days: 61)
-        try await TestAdmin.fault(h, ["action": h.createAction, "consoleAddKey": true])
+        try await h.fault(["action": h.createAction, "consoleAddKey": true])
         let result = await h.pass()
         #expect(result.outcome == .blocked, "\(result.message)")
         let console = try #require(try await h.store.keys(policy: "test").first { $0.role == .other })
@@ -219,7 +219,7 @@ struct KeyLimitTests {
         let h = try RotationHarness(provider: kind)
         await h.pass()
         h.advance(days: 61)
-        try await TestAdmin.fault(h, ["action": h.createAction, "consoleAddKey": true, "times": 5])
+        try await h.fault(["action": h.createAction, "consoleAddKey": true, "times": 5])
         let result = await h.pass()
         #expect(result.outcome == .blocked)
         #expect(h.zoneKeys.count <= 2)
@@ -343,18 +343,11 @@ struct FailureTests {
         let h = try RotationHarness(provider: kind)
         await h.pass()
         h.advance(days: 61)
-        try await TestAdmin.fault(h, ["action": h.createAction, "drop": "after"])
+        try await h.fault(["action": h.createAction, "drop": "after"])
         let result = await h.pass()
         #expect(result.outcome == .changed, "\(result.message)")
         #expect(try await h.count(.keyAbandoned) == 1)
         #expect(h.zoneKeys.count == 2)
         #expect(try await h.invariantViolations().isEmpty)
-    }
-}
-
-enum TestAdmin {
-    static func fault(_ h: RotationHarness, _ body: [String: Any]) async throws {
-        let request = HTTPRequestBuilder.post("http://127.0.0.1:9/_emulator/faults", body)
-        _ = try await h.transport.send(request)
     }
 }

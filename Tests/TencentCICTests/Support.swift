@@ -45,14 +45,7 @@ struct TencentHarness {
     /// Posts to the emulator's admin API.
     @discardableResult
     func admin(_ method: String, _ path: String, _ body: Any = [String: Any]()) async throws -> [String: Any] {
-        let request = HTTPRequest(
-            method: method,
-            url: URL(string: "http://127.0.0.1:9/_emulator/\(path)")!,
-            headers: [("Content-Type", "application/json")],
-            body: try JSONSerialization.data(withJSONObject: body)
-        )
-        let response = try await EmulatorTransport(emulator).send(request)
-        return (try JSONSerialization.jsonObject(with: response.body) as? [String: Any]) ?? [:]
+        try await emulator.admin(method, path, body)
     }
 
     func fault(_ fault: [String: Any]) async throws {

@@ -47,8 +47,8 @@ struct TencentClientTests {
         let h = TencentHarness()
         try await h.provider.setSyncStatus(.disabled)
         #expect(try await h.provider.syncStatus() == .disabled)
-        let zone = try await h.provider.describeZone()
-        #expect(zone.zoneId == h.zone && zone.serviceEnabled && zone.syncStatus == .disabled)
+        let center = try await h.client.describeIdentityCenter()
+        #expect(center.ZoneId == h.zone && center.ServiceStatus == "Enabled" && center.ScimSyncStatus == "Disabled")
     }
 
     /// Every documented code the emulator can answer, and the kind the client turns it into.
@@ -269,7 +269,7 @@ struct TencentClientTests {
     @Test("error bodies never carry a key's secret")
     func redactedBody() {
         let body = Data(#"{"Response": {"CredentialSecret": "c2VjcmV0LXZhbHVlLTEyMzQ=", "RequestId": 1"#.utf8)
-        let text = TencentCICClient.redactedBody(body, secrets: [Secret("AKSECRETVALUE")])
+        let text = TencentCICDialect.redactedBody(body, secrets: [Secret("AKSECRETVALUE")])
         #expect(!text.contains("c2VjcmV0LXZhbHVlLTEyMzQ="))
         #expect(text.contains("<redacted>"))
     }
