@@ -68,8 +68,24 @@ public final class PostgresHistoryStore: HistoryStore {
         let configuration = try parsed.clientConfiguration(environment: environment, readOnly: readOnly)
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let store = PostgresHistoryStore(url: parsed, readOnly: readOnly, client: client, logger: logger)
+        // The pool retries a refused connection until its own, much longer, timeout: the first query gets the URL's
+        // connect_timeout (10 s by default) and a little more, then the operator hears that nothing answered.
+        let patience = Double(parsed.connectTimeout.flatMap { $0 > 0 ? $0 : nil } ?? 10) + 2
         let version = try await store.run {
-            try await client.withConnection { try await PostgresSchema.version(on: $0, logger: logger) }
+            try await withThrowingTaskGroup(of: Int.self) { group in
+                group.addTask {
+                    try await client.withConnection { try await PostgresSchema.version(on: $0, logger: logger) }
+                }
+                group.addTask {
+                    try await Task.sleep(for: .seconds(patience))
+                    throw HistoryError(
+                        "\(parsed): cannot reach the database (no answer within \(Int(patience)) s); is the server running and the host, port and sslmode right?"
+                    )
+                }
+                defer { group.cancelAll() }
+                guard let version = try await group.next() else { throw CancellationError() }
+                return version
+            }
         }
         if version > PostgresSchema.latest {
             throw HistoryError(
