@@ -239,20 +239,9 @@ struct Sender: Sendable {
                             HTTPRequest(method: "POST", url: target, headers: headers, body: body, timeout: timeout)
                         )
                     } catch let error as TransportError {
-                        throw ProviderError(
-                            error.kind == .timeout ? .timeout : .network,
-                            action: "webhook",
-                            message: error.message
-                        )
+                        throw WebhookError.transport(error)
                     }
-                    guard (200..<300).contains(response.status) else {
-                        throw ProviderError(
-                            response.status >= 500 || response.status == 429 ? .serverError : .invalidRequest,
-                            action: "webhook",
-                            message: "HTTP \(response.status)",
-                            httpStatus: response.status
-                        )
-                    }
+                    guard (200..<300).contains(response.status) else { throw WebhookError.status(response.status) }
                     return response.status
                 }
                 outcome = .success(status)
@@ -261,13 +250,7 @@ struct Sender: Sendable {
             }
             detail["attempts"] = String(attempts.withLock { $0 })
         } else {
-            outcome = .failure(
-                ProviderError(
-                    .invalidRequest,
-                    action: "webhook",
-                    message: "environment variable \(spec.urlEnv ?? "?") holds no URL"
-                )
-            )
+            outcome = .failure(WebhookError.noURL(variable: spec.urlEnv ?? "?"))
         }
         let record: NewEvent
         switch outcome {
@@ -306,6 +289,30 @@ struct Sender: Sendable {
             try await store.record(JournalWrite(events: [record]), at: clock.now())
         } catch {
             logger.error("cannot record a notification outcome", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Why a webhook was not delivered, classified like every other retry: a POST of a notification may be repeated, so
+/// a server error, throttling or a lost connection is retried; a refusal is not.
+enum WebhookError: Error, CustomStringConvertible, RetryClassifiable {
+    case transport(TransportError)
+    case status(Int)
+    case noURL(variable: String)
+
+    var retryClass: RetryClass {
+        switch self {
+        case .transport(let error): return error.retryClass
+        case .status(let status): return status >= 500 || status == 429 ? .ambiguous : .final
+        case .noURL: return .final
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .transport(let error): return "webhook: \(error)"
+        case .status(let status): return "webhook: HTTP \(status)"
+        case .noURL(let variable): return "webhook: environment variable \(variable) holds no URL"
         }
     }
 }

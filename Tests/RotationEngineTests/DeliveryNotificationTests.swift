@@ -145,6 +145,32 @@ struct DeliveryNotificationTests {
         #expect(try await h.count(.notificationFailed) == 1)
     }
 
+    @Test("a webhook that refuses (HTTP 404) is not asked again; one that is overloaded (HTTP 503) is")
+    func webhookRetryClass() async throws {
+        for (status, attempts) in [(404, "1"), (503, "2")] {
+            let webhook = FakeWebhook()
+            webhook.fail(.init(status: status, times: 1))
+            let h = try RotationHarness {
+                $0.notify = [NotifySpec(url: URL(string: "http://127.0.0.1:9/hook")!, on: [.success])]
+            }
+            let notifier = Notifier(
+                transport: webhook,
+                store: h.store,
+                clock: h.clock,
+                logger: Logger(label: "t"),
+                retry: RetryPolicy(maxAttempts: 3, baseDelay: 0, maxDelay: 0),
+                pause: { _ in }
+            )
+            let policy = h.policy
+            _ = await h.runner(onEvent: { notifier.notify($0, policy: policy) }).pass()
+            await notifier.drain()
+            let recorded = try await h.events(.notificationSent, .notificationFailed)
+            #expect(recorded.count == 1)
+            #expect(recorded.first?.kind == (status == 404 ? .notificationFailed : .notificationSent), "\(status)")
+            #expect(recorded.first?.detail?.contains("\"attempts\":\"\(attempts)\"") == true, "\(status)")
+        }
+    }
+
     @Test(
         "after a year of rotations, failures and an emergency, no secret is in logs, history, the database file, argv, exec env, errors or notifications"
     )
