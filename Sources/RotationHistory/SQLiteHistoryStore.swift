@@ -332,4 +332,16 @@ extension SQLiteHistoryStore {
     /// How many transactions ``record(_:at:)`` has written.
     @_spi(Testing)
     public var recordBatches: Int { groupCommit.batches }
+
+    /// Runs `body` on a connection of its own to the file at `path`, outside any store, closed before this returns
+    /// (tests that edit a file behind the store's back). It waits for a lock as the stores do: a store a test let go
+    /// of closes its connections in the background, and the last one checkpoints the WAL under an exclusive lock.
+    @_spi(Testing)
+    public static func unsafeConnection<T>(path: String, _ body: (Database) throws -> T) throws -> T {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        defer { try? queue.close() }
+        return try queue.inDatabase(body)
+    }
 }

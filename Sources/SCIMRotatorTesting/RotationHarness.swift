@@ -3,6 +3,7 @@ import CloudProviders
 import Delivery
 import Foundation
 import Logging
+import Notifications
 import RotationEngine
 import RotationHistory
 import RotationPolicy
@@ -181,6 +182,28 @@ public final class RotationHarness: Sendable {
                 rateLimiter: RateLimiter(limit: 0),
                 pause: { _ in }
             )
+        )
+    }
+
+    /// A notifier that posts to `transport`, records into this harness's history on its clock, and never pauses
+    /// between attempts.
+    public func notifier(_ transport: any HTTPTransport, retry: RetryPolicy? = nil) -> Notifier {
+        guard let retry else {
+            return Notifier(
+                transport: transport,
+                store: store,
+                clock: clock,
+                logger: Logger(label: "t"),
+                pause: { _ in }
+            )
+        }
+        return Notifier(
+            transport: transport,
+            store: store,
+            clock: clock,
+            logger: Logger(label: "t"),
+            retry: retry,
+            pause: { _ in }
         )
     }
 

@@ -70,14 +70,7 @@ struct DeliveryNotificationTests {
             $0.rotation.stuckAfter = 2
             $0.notify = [NotifySpec(url: URL(string: "http://127.0.0.1:9/hook")!, on: Set(NotificationKind.allCases))]
         }
-        let notifier = Notifier(
-            transport: webhook,
-            store: h.store,
-            clock: h.clock,
-            logger: Logger(label: "t"),
-            retry: RetryPolicy(maxAttempts: 3, baseDelay: 0, maxDelay: 0),
-            pause: { _ in }
-        )
+        let notifier = h.notifier(webhook, retry: RetryPolicy(maxAttempts: 3, baseDelay: 0, maxDelay: 0))
         let policy = h.policy
         let runner = { h.runner(onEvent: { notifier.notify($0, policy: policy) }) }
         _ = await runner().pass()  // success
@@ -126,14 +119,7 @@ struct DeliveryNotificationTests {
         let h = try RotationHarness {
             $0.notify = [NotifySpec(url: URL(string: "http://127.0.0.1:9/hook")!, on: [.success])]
         }
-        let notifier = Notifier(
-            transport: webhook,
-            store: h.store,
-            clock: h.clock,
-            logger: Logger(label: "t"),
-            retry: .none,
-            pause: { _ in }
-        )
+        let notifier = h.notifier(webhook, retry: RetryPolicy.none)
         let policy = h.policy
         let result = await h.runner(onEvent: { notifier.notify($0, policy: policy) }).pass()
         #expect(result.outcome == .changed)
@@ -153,14 +139,7 @@ struct DeliveryNotificationTests {
             let h = try RotationHarness {
                 $0.notify = [NotifySpec(url: URL(string: "http://127.0.0.1:9/hook")!, on: [.success])]
             }
-            let notifier = Notifier(
-                transport: webhook,
-                store: h.store,
-                clock: h.clock,
-                logger: Logger(label: "t"),
-                retry: RetryPolicy(maxAttempts: 3, baseDelay: 0, maxDelay: 0),
-                pause: { _ in }
-            )
+            let notifier = h.notifier(webhook, retry: RetryPolicy(maxAttempts: 3, baseDelay: 0, maxDelay: 0))
             let policy = h.policy
             _ = await h.runner(onEvent: { notifier.notify($0, policy: policy) }).pass()
             await notifier.drain()
@@ -191,13 +170,7 @@ struct DeliveryNotificationTests {
         let h = try RotationHarness(databasePath: database) {
             $0.notify = [NotifySpec(url: URL(string: "http://127.0.0.1:9/hook")!, on: Set(NotificationKind.allCases))]
         }
-        let notifier = Notifier(
-            transport: webhook,
-            store: h.store,
-            clock: h.clock,
-            logger: Logger(label: "t"),
-            pause: { _ in }
-        )
+        let notifier = h.notifier(webhook)
         let sinks: [any DeliverySink] = [
             FileSink(path: directory + "/key.token"), ExecSink(command: [script, "--app", "okta"]),
             VaultSink(

@@ -366,7 +366,7 @@ struct AuditTrailHardeningTests {
             )
         }
         #expect(try await cli(["audit", "verify"] + work.common).status == 0)
-        try sqlite(work.db) { db in
+        try SQLiteHistoryStore.unsafeConnection(path: work.db) { db in
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
         let size = try #require(try FileManager.default.attributesOfItem(atPath: work.db)[.size] as? Int)
@@ -467,7 +467,7 @@ struct AuditTrailHardeningTests {
         try FileManager.default.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
         // A copy of a stopped database: everything checkpointed into the file (a copy without its -wal would miss
         // what only the -wal holds; the README says to copy a live one with sqlite3 .backup).
-        try sqlite(work.db) { db in
+        try SQLiteHistoryStore.unsafeConnection(path: work.db) { db in
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
         try FileManager.default.copyItem(atPath: work.db, toPath: snapshot + "/h.sqlite")
@@ -536,15 +536,4 @@ struct AuditTrailHardeningTests {
             ) != nil
         )
     }
-}
-
-/// Runs `body` on a connection of its own that is closed before this returns, so the file is free for what the test
-/// opens next. It waits for a lock as the stores do: a store the test let go of closes its connections in the
-/// background (the last one checkpoints the WAL under an exclusive lock).
-private func sqlite<T>(_ path: String, _ body: (Database) throws -> T) throws -> T {
-    var configuration = Configuration()
-    configuration.busyMode = .timeout(10)
-    let queue = try DatabaseQueue(path: path, configuration: configuration)
-    defer { try? queue.close() }
-    return try queue.inDatabase(body)
 }
