@@ -100,8 +100,11 @@ public enum Planner {
             let current = input.observed.first(where: { $0.id == currentRecord.keyId })
         else {
             let hadCurrent = input.keys.contains { $0.promotedAt != nil }
+            // A key this tool created and never promoted (a rotation that ended blocked or failed before reaching
+            // every sink) is not what the consumers use: adopting it would call a partial delivery done.
+            let undelivered = Set(input.keys.filter { [.pending, .abandoned].contains($0.role) }.map(\.keyId))
             if !hadCurrent,
-                let newest = input.observed.filter({ $0.isUsable(at: now) })
+                let newest = input.observed.filter({ $0.isUsable(at: now) && !undelivered.contains($0.id) })
                     .max(by: { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) })
             {
                 return Plan(

@@ -72,11 +72,16 @@ extension PolicyRunner {
         }
         let context = deliveryContext(key)
         for sink in sinks {
-            var record = try await sinkRecord(for: sink)
-            if record.keyId == keyId { continue }
+            if try await sinkRecord(for: sink).keyId == keyId { continue }
             guard let secret = try await obtainSecret(&run, context: context) else {
                 return try await unrecoverable(&run)
             }
+            // Read again: recovering the secret from this very sink proved that it holds the key.
+            var record = try await sinkRecord(for: sink)
+            if record.keyId == keyId { continue }
+            // An earlier attempt whose outcome is unknown may have reached the consumer: if this one fails, that
+            // proves nothing about the earlier one, and the sink still may hold the key.
+            let mayAlreadyHold = record.attemptKeyId == keyId
             record.attemptKeyId = keyId
             record.attemptAt = clock.now()
             run.rotation.state = .delivering
@@ -90,7 +95,10 @@ extension PolicyRunner {
                 throw crash
             } catch {
                 let message = "\(error)".redacting([secret])
-                record.attemptKeyId = nil
+                if !mayAlreadyHold {
+                    record.attemptKeyId = nil
+                    record.attemptAt = nil
+                }
                 record.lastError = message
                 let holders = try await holdings().holders(of: keyId)
                 let kept =
@@ -201,7 +209,16 @@ extension PolicyRunner {
             }
             run.secret = stored
             secrets.store(stored, rotation: run.rotation.id)
+            // The sink holds the key (read back, fingerprint matching), whatever its last attempt recorded.
+            var holder = holdings.sinks[sink.identity] ?? SinkRecord(policy: policy.name, sink: sink.identity)
+            holder.keyId = keyId
+            holder.deliveredAt = holder.deliveredAt ?? clock.now()
+            holder.rotationId = run.rotation.id
+            holder.attemptKeyId = nil
+            holder.attemptAt = nil
+            holder.lastError = nil
             try await journal(
+                sinks: [holder],
                 events: [
                     event(
                         .rotationResumed,
