@@ -212,7 +212,7 @@ extension PolicyRunner {
             // The sink holds the key (read back, fingerprint matching), whatever its last attempt recorded.
             var holder = holdings.sinks[sink.identity] ?? SinkRecord(policy: policy.name, sink: sink.identity)
             holder.keyId = keyId
-            holder.deliveredAt = holder.deliveredAt ?? clock.now()
+            holder.deliveredAt = clock.now()
             holder.rotationId = run.rotation.id
             holder.attemptKeyId = nil
             holder.attemptAt = nil
