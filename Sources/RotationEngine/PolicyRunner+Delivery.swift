@@ -82,8 +82,7 @@ extension PolicyRunner {
             // An earlier attempt whose outcome is unknown may have reached the consumer: if this one fails, that
             // proves nothing about the earlier one, and the sink still may hold the key.
             let mayAlreadyHold = record.attemptKeyId == keyId
-            record.attemptKeyId = keyId
-            record.attemptAt = clock.now()
+            record.beginAttempt(keyId, at: clock.now())
             run.rotation.state = .delivering
             run.rotation.updatedAt = clock.now()
             try await journal(run.rotation, sinks: [record])
@@ -110,12 +109,7 @@ extension PolicyRunner {
                 return try await retryLater(&run, failure, sinks: [record])
             }
             try await failPoints.hit("after:sink")
-            record.keyId = keyId
-            record.deliveredAt = clock.now()
-            record.rotationId = run.rotation.id
-            record.attemptKeyId = nil
-            record.attemptAt = nil
-            record.lastError = nil
+            record.holds(keyId, rotationId: run.rotation.id, at: clock.now())
             if let instructions = receipt.awaitingConfirmation {
                 run.rotation.waitingFor = [run.rotation.waitingFor, instructions].compactMap { $0 }.joined(
                     separator: " "
@@ -211,12 +205,7 @@ extension PolicyRunner {
             secrets.store(stored, rotation: run.rotation.id)
             // The sink holds the key (read back, fingerprint matching), whatever its last attempt recorded.
             var holder = holdings.sinks[sink.identity] ?? SinkRecord(policy: policy.name, sink: sink.identity)
-            holder.keyId = keyId
-            holder.deliveredAt = clock.now()
-            holder.rotationId = run.rotation.id
-            holder.attemptKeyId = nil
-            holder.attemptAt = nil
-            holder.lastError = nil
+            holder.holds(keyId, rotationId: run.rotation.id, at: clock.now())
             try await journal(
                 sinks: [holder],
                 events: [

@@ -206,6 +206,10 @@ public struct SinkRecord: Sendable, Codable, Equatable {
     /// A delivery started for this key and its outcome is not recorded yet.
     public var attemptKeyId: String?
     public var attemptAt: Date?
+    /// Keys of earlier attempts whose outcome was never recorded, superseded by a later attempt for another key
+    /// (a crash mid-delivery, then a new rotation): the consumer may still hold any of them until a delivery to
+    /// this sink succeeds.
+    public var earlierAttemptKeyIds: [String]?
     /// The last failure of this sink, cleared by its next success.
     public var lastError: String?
 
@@ -216,7 +220,34 @@ public struct SinkRecord: Sendable, Codable, Equatable {
 
     /// The keys a consumer behind this sink may hold.
     public var mayHold: [String] {
-        [keyId, attemptKeyId].compactMap { $0 }
+        var keys: [String] = []
+        for key in [keyId, attemptKeyId].compactMap({ $0 }) + (earlierAttemptKeyIds ?? []) where !keys.contains(key) {
+            keys.append(key)
+        }
+        return keys
+    }
+
+    /// Starts an attempt to hand `keyId` to this sink: an earlier attempt for another key whose outcome is unknown
+    /// is kept, since the consumer may hold that key too.
+    public mutating func beginAttempt(_ keyId: String, at now: Date) {
+        if let earlier = attemptKeyId, earlier != keyId, earlier != self.keyId,
+            earlierAttemptKeyIds?.contains(earlier) != true
+        {
+            earlierAttemptKeyIds = (earlierAttemptKeyIds ?? []) + [earlier]
+        }
+        attemptKeyId = keyId
+        attemptAt = now
+    }
+
+    /// The sink reported success for `keyId` (or holds it, read back): it holds that one key and nothing else.
+    public mutating func holds(_ keyId: String, rotationId: String?, at now: Date) {
+        self.keyId = keyId
+        self.rotationId = rotationId
+        deliveredAt = now
+        attemptKeyId = nil
+        attemptAt = nil
+        earlierAttemptKeyIds = nil
+        lastError = nil
     }
 }
 

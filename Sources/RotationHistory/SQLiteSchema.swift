@@ -85,6 +85,9 @@ enum SQLiteSchema {
                     """
             )
         }
+        migrator.registerMigration("v5: every key a sink's consumer may hold") { db in
+            try db.execute(sql: "ALTER TABLE sinks ADD COLUMN earlierAttemptKeyIds TEXT")
+        }
         return migrator
     }
 

@@ -29,6 +29,8 @@ struct Inspection: Encodable {
         var deliveredAt: Date?
         /// A delivery of this key started and its outcome is not recorded (a crash mid-delivery).
         var attemptKeyId: String?
+        /// Earlier interrupted deliveries of other keys: the consumer may hold those too.
+        var earlierAttemptKeyIds: [String]?
         var lastError: String?
     }
 
@@ -129,6 +131,7 @@ struct Inspection: Encodable {
                     keyId: $0.keyId,
                     deliveredAt: $0.deliveredAt,
                     attemptKeyId: $0.attemptKeyId,
+                    earlierAttemptKeyIds: $0.earlierAttemptKeyIds,
                     lastError: $0.lastError
                 )
             }

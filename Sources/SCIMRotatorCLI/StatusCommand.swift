@@ -71,6 +71,9 @@ extension SCIMRotator {
             for sink in inspection.sinks {
                 var line = "  sink \(sink.sink): \(sink.keyId ?? "no key yet")"
                 if let attempt = sink.attemptKeyId { line += "; delivery of \(attempt) interrupted (may hold it)" }
+                if let earlier = sink.earlierAttemptKeyIds, !earlier.isEmpty {
+                    line += "; earlier deliveries of \(earlier.joined(separator: ", ")) interrupted (may hold them)"
+                }
                 if let error = sink.lastError { line += "; last error: \(error)" }
                 lines.append(line)
             }

@@ -65,6 +65,29 @@ struct SafetyTests {
         #expect(holdings.divergent(from: "k1").map(\.keyId) == ["k2"])
     }
 
+    @Test("an interrupted delivery is remembered when the next attempt hands the sink another key (seed 4083)")
+    func interruptedAttemptsAccumulate() {
+        let start = Date(timeIntervalSince1970: 0)
+        var record = Self.sink("exec", holds: "k0")
+        record.beginAttempt("k1", at: start)  // a crash: the outcome of k1 is never recorded
+        record.beginAttempt("k2", at: start)  // a later rotation's attempt
+        #expect(Set(record.mayHold) == ["k0", "k1", "k2"])
+        let holdings = Safety.Holdings(records: [record], configured: ["exec"])
+        #expect(holdings.holders(of: "k1") == ["exec"], "k1 must not become a stray while the consumer may hold it")
+        #expect(
+            Safety.strays(
+                observed: [Self.key("k1", ageDays: 1)],
+                records: [Self.record("k1", .pending, rotation: "r1")],
+                holdings: holdings,
+                active: nil
+            ).isEmpty
+        )
+        record.beginAttempt("k2", at: start)  // a retry of the same key keeps the list as it is
+        #expect(record.earlierAttemptKeyIds == ["k1"])
+        record.holds("k2", rotationId: "r2", at: start)
+        #expect(record.mayHold == ["k2"], "a delivery that succeeded replaces whatever the sink held")
+    }
+
     @Test(
         "at the limit the ranking is disabled, expired, undelivered, previous past grace, oldest first; keys in use stay"
     )
