@@ -8,7 +8,7 @@ import SCIMRotatorCore
 public struct RotationRequest: Sendable, Equatable {
     public var trigger: RotationTrigger
     public var reason: String?
-    /// Emergency: delete the other keys too, not only disable them.
+    /// Emergency: delete the other keys too, not only disable them (a cloud that cannot disable always deletes them).
     public var deleteOld: Bool
     /// Keys the operator consents to retire, should the zone be at its limit (`--retire KEY_ID`).
     public var retire: [String]
@@ -387,6 +387,14 @@ public enum Planner {
             holdings: input.holdings,
             policy: input.policy
         ).filter { $0.at <= now }.map(\.keyId)
+        if !toDelete.isEmpty, !input.policy.provider.traits.canDisable {
+            return Plan(
+                action: .delete(keyIds: toDelete),
+                reason:
+                    "grace period (\(input.policy.rotation.gracePeriod)) over for \(toDelete.joined(separator: ", ")): no sink holds it any more; \(input.policy.provider.traits.serviceName) cannot disable a key, so it is deleted",
+                nextCheck: now
+            )
+        }
         if !toDelete.isEmpty {
             return Plan(
                 action: .delete(keyIds: toDelete),

@@ -96,12 +96,12 @@ extension PolicyRunner {
         }
     }
 
-    /// Makes room at the key limit: disable if enabled, then delete, journaled as `key.retired` with why the key
+    /// Makes room at the key limit: disable if enabled (where the cloud can), then delete, journaled as `key.retired` with why the key
     /// could go (it served no one, the operator consented, or an emergency).
     func retire(_ retirement: Safety.Retirement, rotation: RotationRecord, reason: String) async throws {
         let key = retirement.key
         var record = try await announce(key.id, intent: .retire, rotationId: nil)
-        if key.status == .enabled {
+        if key.status == .enabled, canDisable {
             try await provider.setStatus(of: key.id, to: .disabled)
         }
         try await provider.deleteKey(key.id)
@@ -133,11 +133,11 @@ extension PolicyRunner {
     }
 
     /// A key this tool created that provably reached no sink (its secret lost, or it failed verification) can never
-    /// be handed to anyone: disable and delete it, journaled as `key.abandoned`.
+    /// be handed to anyone: disable (where the cloud can) and delete it, journaled as `key.abandoned`.
     func abandon(_ keyId: String, rotation: RotationRecord?, reason: String) async throws {
         var record = try await announce(keyId, intent: .abandon, rotationId: rotation?.id, roleIfNew: .pending)
         do {
-            try await provider.setStatus(of: keyId, to: .disabled)
+            if canDisable { try await provider.setStatus(of: keyId, to: .disabled) }
         } catch let error as ProviderError where error.kind == .keyNotFound {
             // Already gone: deleting below is a no-op too.
         }
@@ -160,6 +160,9 @@ extension PolicyRunner {
             ]
         )
     }
+
+    /// Whether the cloud can disable a key (``ProviderTraits/canDisable``): without it, keys are only deleted.
+    var canDisable: Bool { provider.kind.traits.canDisable }
 
     /// Clears an intent whose side effect never happened and is no longer wanted.
     func withdraw(_ record: KeyRecord, reason: String) async throws {

@@ -184,6 +184,12 @@ public enum Safety {
                 take([(key, standing)], syncGap: key.id == currentId || holdings.mayBeHeld(key.id))
             }
         }
+        if !policy.provider.traits.canDisable, needed >= observed.count {
+            return .blocked(
+                "the zone holds \(observed.count) of \(limit) keys and \(policy.provider.traits.serviceName) refuses to "
+                    + "delete its last key, so no key can be made room for: raise `keyLimit` to at least 2"
+            )
+        }
         if chosen.count >= needed { return .retire(chosen) }
         let inTheWay = standings.filter { pair in !chosen.contains { $0.key == pair.0 } }
             .map { key, standing in "\(key.id) (\(standing.why), expires \(HistoryTime.format(key.expiresAt)))" }
@@ -198,32 +204,30 @@ public enum Safety {
     // MARK: Maintenance after a rotation
 
     /// Keys whose grace period is over and that serve no one any more: the previous keys, once no sink holds them.
-    /// Keys this tool did not create are never disabled on its own initiative.
+    /// Keys this tool did not create are never disabled on its own initiative. A cloud that cannot disable
+    /// (``ProviderTraits/canDisable``) deletes them instead (``deleteTimes(observed:records:holdings:policy:)``).
     public static func disableTimes(
         observed: [SCIMKey],
         records: [KeyRecord],
         holdings: Holdings,
         policy: Policy
     ) -> [(keyId: String, at: Date)] {
-        guard let current = records.first(where: { $0.role == .current }) else { return [] }
-        let byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
-        let anchor = current.promotedAt ?? current.firstSeen
-        return observed.compactMap { key in
-            guard key.status == .enabled, key.id != current.keyId, let record = byId[key.id],
-                record.role == .previous, !holdings.mayBeHeld(key.id)
-            else { return nil }
-            return (key.id, max(anchor, record.firstSeen).addingTimeInterval(policy.rotation.gracePeriod.timeInterval))
-        }
+        guard policy.provider.traits.canDisable else { return [] }
+        return graceEnds(observed: observed, records: records, holdings: holdings, policy: policy)
     }
 
     /// Keys this tool disabled are deleted `deleteAfter` later (never, when deleteAfter is "never"), unless a sink
-    /// still holds them.
+    /// still holds them. On a cloud without disable, the previous keys are deleted when their grace period ends, once
+    /// no sink holds them and the current key is in the zone (so the last key is never the one deleted).
     public static func deleteTimes(
         observed: [SCIMKey],
         records: [KeyRecord],
         holdings: Holdings,
         policy: Policy
     ) -> [(keyId: String, at: Date)] {
+        guard policy.provider.traits.canDisable else {
+            return graceEnds(observed: observed, records: records, holdings: holdings, policy: policy)
+        }
         guard let deleteAfter = policy.rotation.deleteAfter else { return [] }
         let disabled = Set(observed.filter { $0.status == .disabled }.map(\.id))
         return records.filter {
@@ -231,6 +235,27 @@ public enum Safety {
         }
         .compactMap { record in
             record.disabledAt.map { (record.keyId, $0.addingTimeInterval(deleteAfter.timeInterval)) }
+        }
+    }
+
+    /// When the grace period of each enabled previous key that no sink holds ends, beside a current key the zone
+    /// lists.
+    static func graceEnds(
+        observed: [SCIMKey],
+        records: [KeyRecord],
+        holdings: Holdings,
+        policy: Policy
+    ) -> [(keyId: String, at: Date)] {
+        guard let current = records.first(where: { $0.role == .current }),
+            observed.contains(where: { $0.id == current.keyId })
+        else { return [] }
+        let byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
+        let anchor = current.promotedAt ?? current.firstSeen
+        return observed.compactMap { key in
+            guard key.status == .enabled, key.id != current.keyId, let record = byId[key.id],
+                record.role == .previous, !holdings.mayBeHeld(key.id)
+            else { return nil }
+            return (key.id, max(anchor, record.firstSeen).addingTimeInterval(policy.rotation.gracePeriod.timeInterval))
         }
     }
 

@@ -151,10 +151,14 @@ public enum PolicyLoader {
         if let text = reader.string(top["provider"], "provider") {
             provider = ProviderKind(rawValue: text)
             if provider == nil {
-                reader.issue(top["provider"], "provider", "`\(text)` is not a provider; use `tencent` or `alibaba`")
+                reader.issue(top["provider"], "provider", "`\(text)` is not a provider; use \(providerChoices)")
             }
         } else if top["provider"] == nil {
-            reader.issue(root, "provider", "missing; add `provider: tencent` or `provider: alibaba`")
+            reader.issue(
+                root,
+                "provider",
+                "missing; add `provider: tencent`, `provider: alibaba` or `provider: volcengine`"
+            )
         }
 
         var zone = ""
@@ -211,6 +215,14 @@ public enum PolicyLoader {
         let keyLimit =
             reader.integer(top["keyLimit"], "keyLimit", range: 1...10)
             ?? (provider ?? .tencent).traits.documentedKeyLimit
+        if let traits = provider?.traits, !traits.canDisable, keyLimit < 2 {
+            reader.issue(
+                top["keyLimit"],
+                "keyLimit",
+                "must be at least 2: \(traits.serviceName) cannot disable a key and refuses to delete its last one, so "
+                    + "a rotation needs room for a second key"
+            )
+        }
 
         var rotation = RotationSettings()
         if let node = top["rotation"], let entries = reader.mapping(node, path: "rotation", allowed: rotationKeys) {
@@ -261,6 +273,12 @@ public enum PolicyLoader {
     }
 
     /// Every cloud's name for a zone, for a policy that names no provider: "ZoneId / DirectoryId".
+    /// `tencent`, `alibaba` or `volcengine`, as messages list them.
+    static var providerChoices: String {
+        let names = ProviderKind.allCases.map { "`\($0.rawValue)`" }
+        return names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
+    }
+
     static var anyZoneNoun: String { ProviderKind.allCases.map(\.traits.zoneNoun).joined(separator: " / ") }
 
     static func parseTimeZone(_ text: String) -> TimeZone? {
@@ -326,6 +344,9 @@ public enum PolicyLoader {
         settings.gracePeriod =
             reader.duration(entries["gracePeriod"], "rotation.gracePeriod", allowZero: true) ?? settings.gracePeriod
         if let deleteNode = entries["deleteAfter"] {
+            if let fix = provider?.traits.inapplicablePolicyKeys["rotation.deleteAfter"] {
+                reader.issue(deleteNode, "rotation.deleteAfter", fix)
+            }
             if deleteNode.string == "never" {
                 settings.deleteAfter = nil
             } else {

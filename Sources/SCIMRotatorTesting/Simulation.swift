@@ -73,7 +73,7 @@ public struct Simulation: Sendable {
 
     public func run() async throws -> Outcome {
         var random = SeededRandom(seed: seed)
-        let provider: ProviderKind = random.chance(0.5) ? .tencent : .alibaba
+        let provider = random.pick(ProviderKind.allCases)
         let limit = random.chance(0.8) ? 2 : 3
         let grace = random.pick([TimeSpan(seconds: 0), .hours(1), .hours(24), .days(3)])
         let deleteAfter = random.pick([TimeSpan?.none, TimeSpan(seconds: 0), .days(1), .days(7)])
@@ -240,7 +240,7 @@ public struct Simulation: Sendable {
                 let id = h.seedKey(ageDays: age).id
                 consoleKeys.insert(id)
                 return "console adds \(id) (\(Int(age)) days old)"
-            case 84..<86 where !zone.isEmpty:
+            case 84..<86 where !zone.isEmpty && h.policy.provider.traits.canDisable:
                 let key = random.pick(zone)
                 h.emulator.setStatus(zone: h.policy.zone, key: key.id, to: .disabled)
                 consoleTouched.insert(key.id)
@@ -280,12 +280,7 @@ public struct Simulation: Sendable {
         }
 
         func randomFault(_ random: inout SeededRandom) -> [String: Any] {
-            let tencent = h.policy.provider == .tencent
-            let actions = [
-                h.listAction, h.createAction,
-                tencent ? "UpdateSCIMCredentialStatus" : "UpdateSCIMServerCredentialStatus",
-                tencent ? "DeleteSCIMCredential" : "DeleteSCIMServerCredential",
-            ]
+            let actions = [h.listAction, h.createAction] + (h.statusAction.map { [$0] } ?? []) + [h.deleteAction]
             switch Int.random(in: 0..<6, using: &random) {
             case 0:
                 return [
@@ -294,7 +289,7 @@ public struct Simulation: Sendable {
                 ]
             case 1:
                 return [
-                    "action": random.pick(actions), "error": tencent ? "RequestLimitExceeded" : "Throttling.User",
+                    "action": random.pick(actions), "error": h.throttleCode,
                     "times": Int.random(in: 1...6, using: &random),
                 ]
             case 2: return ["action": h.createAction, "drop": "after"]
@@ -337,6 +332,12 @@ public struct Simulation: Sendable {
                         "key \(key.id), made by the tool, is journaled as not created by it: \(story.joined(separator: "; "))"
                     )
                 }
+            }
+            if !h.policy.provider.traits.canDisable {
+                violations += GraceInvariant.violations(
+                    events: try await h.store.events(EventFilter()),
+                    grace: h.policy.rotation.gracePeriod
+                )
             }
             if let broken = try await h.store.verifyChain().firstBroken {
                 violations.append("audit chain broken at #\(broken.seq): \(broken.problem)")

@@ -47,7 +47,7 @@ struct RotationProtocolTests {
     }
 
     @Test(
-        "a simulated year: 7 keys created, 6 disabled after grace, 5 deleted, never a zone without a usable key",
+        "a simulated year: 7 keys created, 6 disabled after grace, 5 deleted (without disable: 6 deleted after grace), never a zone without a usable key",
         arguments: ProviderKind.allCases
     )
     func year(kind: ProviderKind) async throws {
@@ -70,10 +70,11 @@ struct RotationProtocolTests {
         try await scheduler.run(signals: signals, until: end)
         #expect(try await h.count(.keyCreated) == 7)
         #expect(try await h.count(.rotationCompleted) == 7)
-        #expect(try await h.count(.keyDisabled) == 6)
-        #expect(try await h.count(.keyDeleted) == 5)
+        let canDisable = kind.traits.canDisable
+        #expect(try await h.count(.keyDisabled) == (canDisable ? 6 : 0))
+        #expect(try await h.count(.keyDeleted) == (canDisable ? 5 : 6))
         #expect(try await h.count(.rotationFailed) == 0)
-        #expect(h.zoneKeys.count == 2)
+        #expect(h.zoneKeys.count == (canDisable ? 2 : 1))
         #expect(try await h.invariantViolations().isEmpty)
         // The identity provider always held a usable key: each delivery happened before its predecessor expired.
         let created = try await h.events(.keyCreated).compactMap { $0.date }
@@ -82,7 +83,7 @@ struct RotationProtocolTests {
 
     @Test(
         "the previous key stays enabled for the grace period, then is disabled, then deleted after deleteAfter",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.allCases.filter(\.traits.canDisable)
     )
     func graceAndDelete(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) {
@@ -109,7 +110,7 @@ struct RotationProtocolTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("deleteAfter: never keeps disabled keys", arguments: ProviderKind.allCases)
+    @Test("deleteAfter: never keeps disabled keys", arguments: ProviderKind.allCases.filter(\.traits.canDisable))
     func neverDelete(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.rotation.deleteAfter = nil }
         await h.pass()
@@ -135,12 +136,40 @@ struct RotationProtocolTests {
         #expect(try await h.count(.rotationCompleted) == 2)
     }
 
+    @Test(
+        "without disable, the previous key stays for the grace period, then is deleted (never disabled)",
+        arguments: ProviderKind.allCases.filter { !$0.traits.canDisable }
+    )
+    func graceThenDelete(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind) { $0.rotation.gracePeriod = .hours(24) }
+        await h.pass()
+        let first = h.zoneKeys[0].id
+        await h.pass(RotationRequest(trigger: .manual, reason: "test"))
+        #expect(h.zoneKeys.first { $0.id == first }?.status == .enabled, "in grace")
+        h.advance(days: 0.9)
+        await h.pass()
+        #expect(h.zoneKeys.first { $0.id == first }?.status == .enabled, "still in grace")
+        h.advance(days: 0.2)
+        let result = await h.pass()
+        #expect(result.outcome == .changed)
+        #expect(!h.zoneKeys.contains { $0.id == first })
+        #expect(h.zoneKeys.count == 1, "the last key stays")
+        #expect(try await h.count(.keyDisabled) == 0)
+        let deleted = try await h.events(.keyDeleted)
+        #expect(deleted.map(\.keyId) == [first])
+        #expect(deleted.first?.reason?.contains("cannot disable") == true)
+        h.advance(days: 30)
+        await h.pass()
+        #expect(h.zoneKeys.count == 1)
+        #expect(try await h.invariantViolations().isEmpty)
+    }
+
     @Test("a current key disabled or deleted outside the tool is replaced at once", arguments: ProviderKind.allCases)
     func currentLost(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
         await h.pass()
         let key = h.zoneKeys[0].id
-        try await h.provider().setStatus(of: key, to: .disabled)
+        h.emulator.setStatus(zone: h.policy.zone, key: key, to: .disabled)
         await h.pass()
         #expect(try await h.count(.rotationCompleted) == 2)
         let current = try await h.store.keys(policy: "test").first { $0.role == .current }!.keyId
@@ -169,7 +198,12 @@ struct KeyLimitTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("with no safe candidate the rotation is blocked, naming the keys", arguments: ProviderKind.allCases)
+    // Issue 14, open: on a cloud without disable these keyLimit-1 / only-key cases meet the last-key rule
+    // (the cloud refuses to delete its only key); their Volcano expectations are not written yet.
+    @Test(
+        "with no safe candidate the rotation is blocked, naming the keys",
+        arguments: ProviderKind.allCases.filter(\.traits.canDisable)
+    )
     func blocked(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.keyLimit = 1 }
         let only = h.seedKey(ageDays: 350)
@@ -228,17 +262,26 @@ struct EmergencyTests {
         await h.pass()
         let leaked = h.zoneKeys[0].id
         await h.pass(RotationRequest(trigger: .emergency, reason: "leaked in a ticket"))
-        #expect(h.zoneKeys.first { $0.id == leaked }?.status == .disabled)
-        let disabled = try await h.events(.keyDisabled)
-        #expect(disabled.first?.actor == .emergency)
+        if kind.traits.canDisable {
+            #expect(h.zoneKeys.first { $0.id == leaked }?.status == .disabled)
+            let disabled = try await h.events(.keyDisabled)
+            #expect(disabled.first?.actor == .emergency)
+        } else {
+            // No disabled state: the presumed-leaked key is deleted at once.
+            #expect(!h.zoneKeys.contains { $0.id == leaked })
+            let deleted = try await h.events(.keyDeleted)
+            #expect(deleted.first?.actor == .emergency)
+        }
         await h.pass(RotationRequest(trigger: .emergency, reason: "again", deleteOld: true))
         #expect(h.zoneKeys.count == 1)
         #expect(try await h.invariantViolations().isEmpty)
     }
 
+    // Issue 14, open: on a cloud without disable these keyLimit-1 / only-key cases meet the last-key rule
+    // (the cloud refuses to delete its only key); their Volcano expectations are not written yet.
     @Test(
         "at the limit with no other candidate, the compromised key is retired first and the gap recorded",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.allCases.filter(\.traits.canDisable)
     )
     func emergencyAtLimit(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.keyLimit = 1 }
@@ -293,7 +336,12 @@ struct FailureTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("a key that fails verification is never handed to anyone", arguments: ProviderKind.allCases)
+    // Issue 14, open: on a cloud without disable these keyLimit-1 / only-key cases meet the last-key rule
+    // (the cloud refuses to delete its only key); their Volcano expectations are not written yet.
+    @Test(
+        "a key that fails verification is never handed to anyone",
+        arguments: ProviderKind.allCases.filter(\.traits.canDisable)
+    )
     func verifyFails(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.verify.scimURL = URL(string: "http://127.0.0.1:9/not-scim")! }
         let result = await h.pass()
