@@ -31,6 +31,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
         .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
     ],
     targets: [
         // Domain types: SCIM keys, the provider seam, each cloud's traits, the retry classification, durations,
@@ -113,6 +114,19 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The same history on PostgreSQL (postgres-nio), for replicas sharing one database.
+        .target(
+            name: "PostgresHistory",
+            dependencies: [
+                "RotationHistory", "SCIMRotatorCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Starts an exec sink's program in its own process group, tied to this process's life (fork, setpgid,
         // PR_SET_PDEATHSIG and a supervising lifeline: what Foundation's Process and posix_spawn cannot do).
         .target(name: "CSpawn"),
@@ -139,6 +153,7 @@ let package = Package(
                 "SCIMRotatorCore", "RotationPolicy", "RotationHistory", "Delivery",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -146,10 +161,10 @@ let package = Package(
         .target(
             name: "Observability",
             dependencies: [
-                "SCIMRotatorCore", "RotationEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -169,10 +184,11 @@ let package = Package(
         .target(
             name: "SCIMRotatorCLI",
             dependencies: [
-                "SCIMRotatorCore", "Transport", "CloudProviders", "CloudEmulator",
-                "RotationPolicy", "RotationHistory", "Delivery", "RotationEngine", "Notifications", "Observability",
+                "SCIMRotatorCore", "Transport", "CloudProviders", "CloudEmulator", "RotationPolicy", "RotationHistory",
+                "PostgresHistory", "Delivery", "RotationEngine", "Notifications", "Observability",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
@@ -214,7 +230,8 @@ let package = Package(
         .testTarget(
             name: "RotationHistoryTests",
             dependencies: [
-                "RotationHistory", "SCIMRotatorCore", .product(name: "Crypto", package: "swift-crypto"),
+                "RotationHistory", "PostgresHistory", "SCIMRotatorCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -225,13 +242,15 @@ let package = Package(
                 "RotationEngine", "SCIMRotatorTesting", "RotationHistory", "RotationPolicy", "SCIMRotatorCore",
                 "Delivery", "CloudEmulator", "Transport", "Notifications",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "SCIMRotatorCLITests",
             dependencies: [
-                "scim-rotator", "RotationHistory", "SCIMRotatorCore", .product(name: "Crypto", package: "swift-crypto"),
+                "scim-rotator", "RotationHistory", "PostgresHistory", "SCIMRotatorCore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
@@ -260,6 +279,7 @@ let package = Package(
                 "SCIMRotatorTesting",
                 "Transport",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),

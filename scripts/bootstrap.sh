@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what scim-rotator needs beyond the Swift toolchain, when it is missing:
-#   - the system packages libsqlite3-dev (GRDB) and libcurl4-openssl-dev (URLSession on Linux), via apt-get;
+#   - the system packages libsqlite3-dev (GRDB), libcurl4-openssl-dev (URLSession on Linux) and postgresql (the
+#     tests' private PostgreSQL server, scripts/postgres-cluster.sh), via apt-get;
 #   - a Python venv in .venv with the official cloud SDKs the interop tests drive the emulator with.
 # Safe to run again: it only installs what is absent. `--system-only` skips the venv (what `swift run` needs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 missing=()
-for package in libsqlite3-dev libcurl4-openssl-dev; do
+for package in libsqlite3-dev libcurl4-openssl-dev postgresql; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -15,6 +16,9 @@ if [ ${#missing[@]} -gt 0 ]; then
     sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     export DEBIAN_FRONTEND=noninteractive
+    # The tests run private clusters only: the package must not create and start its own `main` cluster on 5432.
+    $sudo mkdir -p /etc/postgresql-common/createcluster.d
+    echo "create_main_cluster = false" | $sudo tee /etc/postgresql-common/createcluster.d/scim-rotator-tests.conf >/dev/null
     $sudo apt-get update -qq
     $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 fi

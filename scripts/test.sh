@@ -18,6 +18,20 @@ if grep -E "^$PWD/(Sources|Tests)/.*(warning|error):" "$log"; then
 fi
 grep -q "Build complete" "$log" || { tail -40 "$log"; exit 1; }
 
+echo "== PostgreSQL test cluster (scripts/postgres-cluster.sh)"
+pg_json=$(scripts/postgres-cluster.sh start)
+pg_field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$pg_json" "$1"; }
+pg_dir=$(pg_field dir)
+trap 'scripts/postgres-cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+echo "PostgreSQL $(pg_field version) on port $(pg_field port), started in $(pg_field total_ms) ms"
+# The tests' PostgreSQL cases: the owner and daemon roles of database scim, a superuser that creates a database per
+# test, and their passwords (a libpq password file, never in a URL).
+PGPASSFILE=$(pg_field pgpassfile)
+SCIM_ROTATOR_TEST_POSTGRES_URL=$(pg_field owner_url)
+SCIM_ROTATOR_TEST_POSTGRES_DAEMON_URL=$(pg_field daemon_url)
+SCIM_ROTATOR_TEST_POSTGRES_ADMIN_URL=$(pg_field superuser_url)
+export PGPASSFILE SCIM_ROTATOR_TEST_POSTGRES_URL SCIM_ROTATOR_TEST_POSTGRES_DAEMON_URL SCIM_ROTATOR_TEST_POSTGRES_ADMIN_URL
+
 echo "== swift test"
 swift test --skip-build 2>&1 | tee "$log" | grep -E "✘|recorded an issue|Test run with|error:" || true
 grep -q "✘\|recorded an issue\|error:" "$log" && { echo "test.sh: swift test failed" >&2; exit 1; }

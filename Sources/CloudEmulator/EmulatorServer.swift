@@ -8,13 +8,19 @@ import Synchronization
 import Transport
 
 /// Serves an ``Emulator`` (or any ``LocalHTTPHandler``) over HTTP on 127.0.0.1 with Hummingbird.
-public final class EmulatorServer: Sendable {
+///
+/// A `Service`: the CLI runs it in its one `ServiceGroup` and learns the URL from ``listening()``. Tests and the
+/// benchmark, which have no group, use ``start()`` and ``stop()``: the same service in a group of its own.
+public final class EmulatorServer: Service {
     public let handler: any LocalHTTPHandler
     private let host: String
     private let port: Int
     private let logger: Logger
-    private let group: Mutex<ServiceGroup?> = Mutex(nil)
-    private let runner: Mutex<Task<Void, any Error>?> = Mutex(nil)
+    private let ports: AsyncStream<Int>
+    private let bound: AsyncStream<Int>.Continuation
+    /// Why ``run()`` stopped before it listened.
+    private let failure = Mutex<(any Error)?>(nil)
+    private let standalone: Mutex<(group: ServiceGroup, runner: Task<Void, any Error>)?> = Mutex(nil)
 
     public init(emulator: any LocalHTTPHandler, host: String = "127.0.0.1", port: Int = 0, logger: Logger? = nil) {
         self.handler = emulator
@@ -23,52 +29,52 @@ public final class EmulatorServer: Sendable {
         var fallback = Logger(label: "scim-rotator.emulator")
         fallback.logLevel = .warning
         self.logger = logger ?? fallback
+        (ports, bound) = AsyncStream.makeStream(of: Int.self)
     }
 
-    /// Starts listening and returns the base URL (`http://127.0.0.1:PORT`) once the socket is bound.
-    public func start() async throws -> URL {
-        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+    /// Serves until graceful shutdown.
+    public func run() async throws {
         let app = Application(
             responder: EmulatorResponder(handler: handler),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
+            onServerRunning: { [bound] channel in
+                bound.yield(channel.localAddress?.port ?? 0)
+                bound.finish()
             },
             logger: logger
         )
-        let serviceGroup = ServiceGroup(
-            configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger)
-        )
-        group.withLock { $0 = serviceGroup }
-        let task = Task {
-            do {
-                try await serviceGroup.run()
-            } catch {
-                continuation.finish()
-                throw error
-            }
+        defer { bound.finish() }
+        do {
+            try await app.run()
+        } catch {
+            failure.withLock { $0 = error }
+            throw error
         }
-        runner.withLock { $0 = task }
-        var iterator = stream.makeAsyncIterator()
+    }
+
+    /// The base URL (`http://127.0.0.1:PORT`) once the socket is bound.
+    public func listening() async throws -> URL {
+        var iterator = ports.makeAsyncIterator()
         guard let boundPort = await iterator.next() else {
-            _ = try await task.value
+            if let error = failure.withLock({ $0 }) { throw error }
             throw TransportError(.connection, "the emulator could not listen on \(host):\(port)")
         }
         return URL(string: "http://\(host):\(boundPort)")!
     }
 
-    /// Stops accepting connections and waits for the server to finish.
-    public func stop() async {
-        if let serviceGroup = group.withLock({ $0 }) {
-            await serviceGroup.triggerGracefulShutdown()
-        }
-        _ = try? await runner.withLock({ $0 })?.value
+    /// Starts serving in a group of its own and returns the base URL once the socket is bound.
+    public func start() async throws -> URL {
+        let group = ServiceGroup(configuration: .init(services: [self], logger: logger))
+        let runner = Task { try await group.run() }
+        standalone.withLock { $0 = (group, runner) }
+        return try await listening()
     }
 
-    /// Runs until the task is cancelled or the process is asked to stop (the CLI wires SIGINT/SIGTERM).
-    public func wait() async throws {
-        try await runner.withLock({ $0 })?.value
+    /// Stops accepting connections and waits for the server started by ``start()`` to finish.
+    public func stop() async {
+        guard let started = standalone.withLock({ $0 }) else { return }
+        await started.group.triggerGracefulShutdown()
+        _ = try? await started.runner.value
     }
 }
 

@@ -42,7 +42,7 @@ public struct EntraSink: DeliverySink {
         self.timeout = timeout
     }
 
-    public var summary: String { "entra servicePrincipal \(servicePrincipalId)" }
+    public var summary: String { SinkLabel.entra(servicePrincipal: servicePrincipalId) }
 
     func synchronization(_ segments: String...) -> URL {
         SinkHTTP.url(graphEndpoint, ["v1.0", "servicePrincipals", servicePrincipalId, "synchronization"] + segments)

@@ -19,7 +19,7 @@ public struct FileSink: DeliverySink {
         self.mode = mode
     }
 
-    public var summary: String { "file \(path)" }
+    public var summary: String { SinkLabel.file(path) }
 
     @discardableResult
     public func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt {

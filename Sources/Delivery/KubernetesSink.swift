@@ -137,7 +137,7 @@ public struct KubernetesSink: DeliverySink {
         self.timeout = timeout
     }
 
-    public var summary: String { "kubernetes secret \(namespace)/\(name)[\(key)]" }
+    public var summary: String { SinkLabel.kubernetes(namespace: namespace, name: name, key: key) }
 
     @discardableResult
     public func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt {

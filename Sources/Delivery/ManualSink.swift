@@ -21,7 +21,7 @@ public struct ManualSink: DeliverySink {
         self.instructions = instructions
     }
 
-    public var summary: String { "manual \(file)" }
+    public var summary: String { SinkLabel.manual(file) }
 
     @discardableResult
     public func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt {

@@ -29,7 +29,7 @@ public struct OktaSink: DeliverySink {
         self.timeout = timeout
     }
 
-    public var summary: String { "okta app \(appId)" }
+    public var summary: String { SinkLabel.okta(appId: appId) }
 
     @discardableResult
     public func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt {

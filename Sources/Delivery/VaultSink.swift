@@ -40,7 +40,7 @@ public struct VaultSink: DeliverySink {
         self.timeout = timeout
     }
 
-    public var summary: String { "vault \(mount)/\(path)" }
+    public var summary: String { SinkLabel.vault(mount: mount, path: path) }
 
     func http(_ secrets: [Secret]) -> SinkHTTP {
         SinkHTTP(transport: transport, sink: summary, timeout: timeout, secrets: secrets)

@@ -8,19 +8,17 @@ import Transport
 
 /// Sends webhook notifications for history events, as each policy's `notify:` asks.
 ///
-/// A notification never blocks a rotation: it is sent on its own task, retried with backoff, and its outcome is
-/// recorded in the history (`notification.sent` / `notification.failed`). Callers that exit soon after (reconcile)
+/// A notification never blocks a rotation: ``notify(_:policy:)`` queues it and returns. One consumer sends the queue,
+/// at most ``concurrency`` at a time, each retried with backoff, and records each outcome in the history
+/// (`notification.sent` / `notification.failed`). Callers that exit soon after (reconcile, the daemon on shutdown)
 /// call ``drain(timeout:)`` first.
 public final class Notifier: Sendable {
-    let transport: any HTTPTransport
-    let store: any HistoryStore
-    let clock: any RotatorClock
-    let environment: [String: String]
-    let logger: Logger
-    let retry: RetryPolicy
-    let timeout: Double
-    let pause: @Sendable (Double) async throws -> Void
-    private let inFlight = Mutex<[UUID: Task<Void, Never>]>([:])
+    /// Webhooks in flight at once.
+    public static let concurrency = 8
+
+    private let sender: Sender
+    private let queue: AsyncStream<Job>.Continuation
+    private let pending = Pending()
 
     public init(
         transport: any HTTPTransport,
@@ -32,14 +30,39 @@ public final class Notifier: Sendable {
         timeout: Double = 10,
         pause: @escaping @Sendable (Double) async throws -> Void = RetryPolicy.sleep
     ) {
-        self.transport = transport
-        self.store = store
-        self.clock = clock
-        self.environment = environment
-        self.logger = logger
-        self.retry = retry
-        self.timeout = timeout
-        self.pause = pause
+        sender = Sender(
+            transport: transport,
+            store: store,
+            clock: clock,
+            environment: environment,
+            logger: logger,
+            retry: retry,
+            timeout: timeout,
+            pause: pause
+        )
+        let (jobs, queue) = AsyncStream.makeStream(of: Job.self)
+        self.queue = queue
+        // The one consumer; it ends once the notifier is gone and what it queued is sent.
+        Task { [sender, pending] in
+            await withTaskGroup(of: Void.self) { group in
+                var running = 0
+                for await job in jobs {
+                    if running == Self.concurrency {
+                        await group.next()
+                        running -= 1
+                    }
+                    group.addTask {
+                        await sender.deliver(job)
+                        pending.done()
+                    }
+                    running += 1
+                }
+            }
+        }
+    }
+
+    deinit {
+        queue.finish()
     }
 
     /// The notification kinds an event stands for.
@@ -62,22 +85,18 @@ public final class Notifier: Sendable {
         guard !kinds.isEmpty else { return }
         for (index, spec) in policy.notify.enumerated() {
             guard let kind = kinds.first(where: spec.on.contains) else { continue }
-            let id = UUID()
-            let task = Task { [self] in
-                await self.deliver(event, kind: kind, spec: spec, index: index, policy: policy)
-                _ = self.inFlight.withLock { $0.removeValue(forKey: id) }
-            }
-            inFlight.withLock { $0[id] = task }
+            pending.add()
+            queue.yield(Job(event: event, kind: kind, spec: spec, index: index))
         }
     }
 
-    /// Waits for queued notifications, at most `timeout` seconds.
+    /// Waits until every queued notification is sent (or has failed), at most `timeout` seconds.
     public func drain(timeout: Double = 30) async {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            let tasks = inFlight.withLock { Array($0.values) }
-            if tasks.isEmpty { return }
-            try? await Task.sleep(nanoseconds: 20_000_000)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { [pending] in await pending.idle() }
+            group.addTask { try? await Task.sleep(for: .milliseconds(Int64(max(0, timeout) * 1_000))) }
+            await group.next()
+            group.cancelAll()
         }
     }
 
@@ -124,8 +143,70 @@ public final class Notifier: Sendable {
         case .confirm: return "\(subject): a person must act before the new key is promoted\(reason)"
         }
     }
+}
 
-    func deliver(_ event: HistoryEvent, kind: NotificationKind, spec: NotifySpec, index: Int, policy: Policy) async {
+/// One webhook to send.
+struct Job: Sendable {
+    var event: HistoryEvent
+    var kind: NotificationKind
+    var spec: NotifySpec
+    var index: Int
+}
+
+/// How many queued notifications are not sent yet, and who waits for none.
+final class Pending: Sendable {
+    private struct State {
+        var count = 0
+        var waiters: [UUID: CheckedContinuation<Void, Never>] = [:]
+    }
+
+    private let state = Mutex(State())
+
+    func add() {
+        state.withLock { $0.count += 1 }
+    }
+
+    func done() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.count -= 1
+            guard state.count == 0 else { return [] }
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Returns once nothing is pending, or when the task is cancelled.
+    func idle() async {
+        let id = UUID()
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let wait = state.withLock { state in
+                    guard state.count > 0, !Task.isCancelled else { return false }
+                    state.waiters[id] = continuation
+                    return true
+                }
+                if !wait { continuation.resume() }
+            }
+        } onCancel: {
+            state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        }
+    }
+}
+
+/// Sends one notification and records its outcome.
+struct Sender: Sendable {
+    let transport: any HTTPTransport
+    let store: any HistoryStore
+    let clock: any RotatorClock
+    let environment: [String: String]
+    let logger: Logger
+    let retry: RetryPolicy
+    let timeout: Double
+    let pause: @Sendable (Double) async throws -> Void
+
+    func deliver(_ job: Job) async {
+        let (event, kind, spec, index) = (job.event, job.kind, job.spec, job.index)
         let target: URL?
         if let name = spec.urlEnv {
             target = environment[name].flatMap(URL.init(string:))
@@ -145,7 +226,7 @@ public final class Notifier: Sendable {
         if let target {
             let body =
                 (try? JSONSerialization.data(
-                    withJSONObject: Self.payload(event, kind: kind, format: spec.format),
+                    withJSONObject: Notifier.payload(event, kind: kind, format: spec.format),
                     options: [.sortedKeys, .withoutEscapingSlashes]
                 )) ?? Data()
             let attempts = Mutex(0)
@@ -158,20 +239,9 @@ public final class Notifier: Sendable {
                             HTTPRequest(method: "POST", url: target, headers: headers, body: body, timeout: timeout)
                         )
                     } catch let error as TransportError {
-                        throw ProviderError(
-                            error.kind == .timeout ? .timeout : .network,
-                            action: "webhook",
-                            message: error.message
-                        )
+                        throw WebhookError.transport(error)
                     }
-                    guard (200..<300).contains(response.status) else {
-                        throw ProviderError(
-                            response.status >= 500 || response.status == 429 ? .serverError : .invalidRequest,
-                            action: "webhook",
-                            message: "HTTP \(response.status)",
-                            httpStatus: response.status
-                        )
-                    }
+                    guard (200..<300).contains(response.status) else { throw WebhookError.status(response.status) }
                     return response.status
                 }
                 outcome = .success(status)
@@ -180,13 +250,7 @@ public final class Notifier: Sendable {
             }
             detail["attempts"] = String(attempts.withLock { $0 })
         } else {
-            outcome = .failure(
-                ProviderError(
-                    .invalidRequest,
-                    action: "webhook",
-                    message: "environment variable \(spec.urlEnv ?? "?") holds no URL"
-                )
-            )
+            outcome = .failure(WebhookError.noURL(variable: spec.urlEnv ?? "?"))
         }
         let record: NewEvent
         switch outcome {
@@ -225,6 +289,30 @@ public final class Notifier: Sendable {
             try await store.record(JournalWrite(events: [record]), at: clock.now())
         } catch {
             logger.error("cannot record a notification outcome", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// Why a webhook was not delivered, classified like every other retry: a POST of a notification may be repeated, so
+/// a server error, throttling or a lost connection is retried; a refusal is not.
+enum WebhookError: Error, CustomStringConvertible, RetryClassifiable {
+    case transport(TransportError)
+    case status(Int)
+    case noURL(variable: String)
+
+    var retryClass: RetryClass {
+        switch self {
+        case .transport(let error): return error.retryClass
+        case .status(let status): return status >= 500 || status == 429 ? .ambiguous : .final
+        case .noURL: return .final
+        }
+    }
+
+    var description: String {
+        switch self {
+        case .transport(let error): return "webhook: \(error)"
+        case .status(let status): return "webhook: HTTP \(status)"
+        case .noURL(let variable): return "webhook: environment variable \(variable) holds no URL"
         }
     }
 }

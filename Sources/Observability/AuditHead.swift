@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Metrics
+import ServiceLifecycle
 import Synchronization
 
 /// The audit history's head: the newest record's sequence number and chain hash. A hash chain cannot show that its
@@ -27,8 +28,8 @@ public enum AuditHeadMetrics {
     }
 }
 
-/// Logs and exports the head every `interval` seconds until cancelled.
-public struct AuditHeadReporter: Sendable {
+/// Logs and exports the head every `interval` seconds until graceful shutdown or cancellation.
+public struct AuditHeadReporter: Service {
     let interval: Double
     let logger: Logger
     let head: @Sendable () async throws -> (seq: Int64, hash: String)?
@@ -44,9 +45,11 @@ public struct AuditHeadReporter: Sendable {
     }
 
     public func run() async {
-        while !Task.isCancelled {
+        while !Task.isCancelled, !Task.isShuttingDownGracefully {
             await report()
-            try? await Task.sleep(nanoseconds: UInt64(max(1, interval) * 1_000_000_000))
+            try? await cancelWhenGracefulShutdown {
+                try await Task.sleep(nanoseconds: UInt64(max(1, self.interval) * 1_000_000_000))
+            }
         }
     }
 

@@ -4,16 +4,16 @@ import Logging
 import NIOCore
 import Prometheus
 import ServiceLifecycle
-import Synchronization
 
 /// `/metrics` (Prometheus text format), `/healthz` and `/readyz` over HTTP, for the daemon's `--http`.
-public final class ObservabilityServer: Sendable {
+public final class ObservabilityServer: Service {
     let host: String
     let port: Int
     let registry: PrometheusCollectorRegistry
     let health: HealthState
     let logger: Logger
-    private let group = Mutex<ServiceGroup?>(nil)
+    private let ports: AsyncStream<Int>
+    private let bound: AsyncStream<Int>.Continuation
 
     public init(host: String, port: Int, registry: PrometheusCollectorRegistry, health: HealthState, logger: Logger) {
         self.host = host
@@ -21,9 +21,10 @@ public final class ObservabilityServer: Sendable {
         self.registry = registry
         self.health = health
         self.logger = logger
+        (ports, bound) = AsyncStream.makeStream(of: Int.self)
     }
 
-    /// `HOST:PORT`, `:PORT` (all interfaces... no: 127.0.0.1), or `[::1]:PORT`.
+    /// `HOST:PORT`, `:PORT` (127.0.0.1), or `[::1]:PORT`.
     public static func parse(_ text: String) -> (host: String, port: Int)? {
         guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
             (0...65_535).contains(port)
@@ -61,39 +62,33 @@ public final class ObservabilityServer: Sendable {
         )
     }
 
-    /// Listens; returns the bound port once the socket is open.
-    public func start() async throws -> Int {
-        let (stream, continuation) = AsyncStream.makeStream(of: Int.self)
+    /// Serves until graceful shutdown (a `Service` of the daemon's group); ``listening()`` tells when it is bound.
+    public func run() async throws {
         let app = Application(
             router: router(),
             configuration: .init(address: .hostname(host, port: port), serverName: nil),
-            onServerRunning: { channel in
-                continuation.yield(channel.localAddress?.port ?? 0)
-                continuation.finish()
+            onServerRunning: { [bound] channel in
+                bound.yield(channel.localAddress?.port ?? 0)
+                bound.finish()
             },
             logger: logger
         )
-        let serviceGroup = ServiceGroup(
-            configuration: .init(services: [app], gracefulShutdownSignals: [], logger: logger)
-        )
-        group.withLock { $0 = serviceGroup }
-        Task {
-            do {
-                try await serviceGroup.run()
-            } catch {
-                logger.error("the HTTP listener stopped", metadata: ["error": "\(error)"])
-            }
-            continuation.finish()
+        defer { bound.finish() }
+        do {
+            try await app.run()
+        } catch {
+            logger.error("the HTTP listener stopped", metadata: ["error": "\(error)"])
+            throw error
         }
-        var iterator = stream.makeAsyncIterator()
-        guard let bound = await iterator.next() else {
-            throw ListenError(description: "cannot listen on \(host):\(port)")
-        }
-        return bound
     }
 
-    public func stop() async {
-        if let serviceGroup = group.withLock({ $0 }) { await serviceGroup.triggerGracefulShutdown() }
+    /// The bound port once the socket is open; `ListenError` when the server stopped before it could listen.
+    public func listening() async throws -> Int {
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else {
+            throw ListenError(description: "cannot listen on \(host):\(port)")
+        }
+        return port
     }
 
     public struct ListenError: Error, CustomStringConvertible {

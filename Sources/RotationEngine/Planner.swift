@@ -4,126 +4,8 @@ import RotationHistory
 import RotationPolicy
 import SCIMRotatorCore
 
-/// A rotation someone asked for (`rotate`), as opposed to one the schedule calls for.
-public struct RotationRequest: Sendable, Equatable {
-    public var trigger: RotationTrigger
-    public var reason: String?
-    /// Emergency: delete the other keys too, not only disable them (a cloud that cannot disable always deletes them).
-    public var deleteOld: Bool
-    /// Keys the operator consents to retire, should the zone be at its limit (`--retire KEY_ID`).
-    public var retire: [String]
-
-    public init(trigger: RotationTrigger, reason: String?, deleteOld: Bool = false, retire: [String] = []) {
-        self.trigger = trigger
-        self.reason = reason
-        self.deleteOld = deleteOld
-        self.retire = retire
-    }
-}
-
-/// What the planner decides to do next for one policy.
-public enum PlannedAction: Sendable, Equatable {
-    /// Nothing to do before `Plan.nextCheck`.
-    case idle
-    /// A rotation is due but waits (window, back-off, a person) until `Plan.nextCheck`.
-    case wait
-    /// First contact: make this existing key the current one.
-    case adopt(keyId: String)
-    /// Continue the rotation the journal shows in progress (interrupted, or retrying a failed sink).
-    case resume(rotationId: String)
-    /// An emergency replaces a rotation that waits for a person's confirmation.
-    case supersede(rotationId: String)
-    /// Finish side effects announced before a crash (disable, delete, retire, abandon).
-    case finishIntents(keyIds: [String])
-    case rotate(trigger: RotationTrigger)
-    /// Grace period over: disable these keys.
-    case disable(keyIds: [String])
-    /// `deleteAfter` over: delete these keys (this tool disabled them).
-    case delete(keyIds: [String])
-    /// Keys this tool created that no rotation carries on and no sink holds: they serve no one.
-    case abandon(keyIds: [String])
-}
-
-/// A decision with its reason, and when to look again.
-public struct Plan: Sendable, Equatable {
-    public var action: PlannedAction
-    public var reason: String
-    /// When this policy next needs attention (nil: only on resync).
-    public var nextCheck: Date?
-    /// When the current key falls due for rotation (before jitter and window), for `plan` and metrics.
-    public var dueAt: Date?
-    public var warnings: [String]
-    /// What follows at once (after an adoption, the rotation the adopted key may already need), for `plan`.
-    public var then: String?
-
-    public init(
-        action: PlannedAction,
-        reason: String,
-        nextCheck: Date? = nil,
-        dueAt: Date? = nil,
-        warnings: [String] = []
-    ) {
-        self.action = action
-        self.reason = reason
-        self.nextCheck = nextCheck
-        self.dueAt = dueAt
-        self.warnings = warnings
-    }
-}
-
-/// Everything the planner looks at. Nothing else: the planner is a pure function of this.
-public struct PlanInput: Sendable {
-    public var policy: Policy
-    /// The zone's keys as the cloud lists them now.
-    public var observed: [SCIMKey]
-    /// The journal's key records, already reconciled with `observed`.
-    public var keys: [KeyRecord]
-    public var activeRotation: RotationRecord?
-    public var state: PolicyState
-    public var now: Date
-    public var request: RotationRequest?
-    public var syncStatus: SyncStatus?
-    /// Which of the policy's sinks may hold which key.
-    public var holdings: Safety.Holdings
-
-    public init(
-        policy: Policy,
-        observed: [SCIMKey],
-        keys: [KeyRecord],
-        activeRotation: RotationRecord? = nil,
-        state: PolicyState,
-        now: Date,
-        request: RotationRequest? = nil,
-        syncStatus: SyncStatus? = nil,
-        holdings: Safety.Holdings = Safety.Holdings()
-    ) {
-        self.policy = policy
-        self.observed = observed
-        self.keys = keys
-        self.activeRotation = activeRotation
-        self.state = state
-        self.now = now
-        self.request = request
-        self.syncStatus = syncStatus
-        self.holdings = holdings
-    }
-
-    /// The current key as the journal knows it.
-    public var currentRecord: KeyRecord? { keys.first { $0.role == .current } }
-
-    /// Why the current key does not work now, if it does not: disabled or expired as listed, or refused by SCIM
-    /// at the last check.
-    public var currentProblem: String? {
-        guard let record = currentRecord else { return nil }
-        guard let key = observed.first(where: { $0.id == record.keyId }) else { return nil }
-        if key.status == .disabled { return "the current key \(key.id) was disabled outside this tool" }
-        if key.isExpired(at: now) { return "the current key \(key.id) has expired" }
-        if state.currentProblemKeyId == key.id, let problem = state.currentProblem { return problem }
-        return nil
-    }
-}
-
-/// The rotation planner: policy + observed keys + journal + now → decision and reason. Pure and deterministic.
+/// The pure planner: policy, observed keys, journal and now in; the next action, its reason and the next time to look
+/// out. No I/O and no clock of its own, so every decision is a function a test can call.
 public enum Planner {
     public static func plan(_ input: PlanInput) -> Plan {
         var plan = decide(input)
@@ -268,14 +150,14 @@ public enum Planner {
             let remaining = current.expiresAt.timeIntervalSince(now)
             let because =
                 dueAt == expiryDue
-                ? "the current key \(current.id) expires in \(span(remaining)) (rotateBefore \(settings.rotateBefore))"
-                : "the current key \(current.id) is \(span(now.timeIntervalSince(current.createdAt))) old (maxAge \(settings.maxAge.map { "\($0)" } ?? "-"))"
+                ? "the current key \(current.id) expires in \(TimeText.span(remaining)) (rotateBefore \(settings.rotateBefore))"
+                : "the current key \(current.id) is \(TimeText.span(now.timeIntervalSince(current.createdAt))) old (maxAge \(settings.maxAge.map { "\($0)" } ?? "-"))"
             if let backoffUntil {
                 if let maintenance { return maintenance }
                 return Plan(
                     action: .wait,
                     reason:
-                        "\(because); backing off after \(input.state.failures) failure(s) until \(format(backoffUntil))",
+                        "\(because); backing off after \(input.state.failures) failure(s) until \(TimeText.minute(backoffUntil))",
                     nextCheck: backoffUntil,
                     dueAt: dueAt
                 )
@@ -296,7 +178,7 @@ public enum Planner {
                 if let maintenance { return maintenance }
                 return Plan(
                     action: .wait,
-                    reason: "\(because); waiting for the window \(window.summary) (at \(format(wake)))",
+                    reason: "\(because); waiting for the window \(window.summary) (at \(TimeText.minute(wake)))",
                     nextCheck: ([wake] + maintenanceTimes(input) + checkTimes(input, current: current)).min(),
                     dueAt: dueAt
                 )
@@ -307,7 +189,7 @@ public enum Planner {
         return Plan(
             action: .idle,
             reason:
-                "the current key \(current.id) expires \(format(current.expiresAt)); next rotation due \(format(startAt))",
+                "the current key \(current.id) expires \(TimeText.minute(current.expiresAt)); next rotation due \(TimeText.minute(startAt))",
             nextCheck: ([startAt] + maintenanceTimes(input) + checkTimes(input, current: current)).min(),
             dueAt: dueAt
         )
@@ -328,7 +210,7 @@ public enum Planner {
             var plan = Plan(
                 action: .wait,
                 reason:
-                    "key \(rotation.newKeyId ?? "?") was handed to a person (manual delivery) \(format(rotation.updatedAt)); "
+                    "key \(rotation.newKeyId ?? "?") was handed to a person (manual delivery) \(TimeText.minute(rotation.updatedAt)); "
                     + "the current key stays enabled until someone runs `scim-rotator confirm \(policy.name)`",
                 nextCheck: input.currentRecord.flatMap { record in
                     input.observed.first { $0.id == record.keyId }.map { checkTimes(input, current: $0).min() }
@@ -342,7 +224,7 @@ public enum Planner {
                 action: .wait,
                 reason:
                     "rotation \(rotation.id.prefix(8)) failed at \(rotation.state.rawValue) (\(rotation.lastError ?? "?")); "
-                    + "retrying with the same key \(rotation.newKeyId ?? "") at \(format(backoffUntil))",
+                    + "retrying with the same key \(rotation.newKeyId ?? "") at \(TimeText.minute(backoffUntil))",
                 nextCheck: backoffUntil
             )
         }
@@ -357,7 +239,8 @@ public enum Planner {
         if let backoffUntil {
             return Plan(
                 action: .wait,
-                reason: "\(why); backing off after \(input.state.failures) failure(s) until \(format(backoffUntil))",
+                reason:
+                    "\(why); backing off after \(input.state.failures) failure(s) until \(TimeText.minute(backoffUntil))",
                 nextCheck: backoffUntil
             )
         }
@@ -450,16 +333,4 @@ public enum Planner {
         return Double(hash % UInt64(jitter.seconds))
     }
 
-    static func format(_ date: Date) -> String {
-        HistoryTime.format(date).prefix(16).replacingOccurrences(of: "T", with: " ") + "Z"
-    }
-
-    static func span(_ seconds: Double) -> String {
-        if seconds < 0 { return "-" + span(-seconds) }
-        let days = Int(seconds / 86_400)
-        if days >= 2 { return "\(days)d" }
-        let hours = Int(seconds / 3_600)
-        if hours >= 1 { return "\(hours)h" }
-        return "\(Int(seconds / 60))m"
-    }
 }

@@ -44,7 +44,7 @@ extension PolicyRunner {
             return false
         }
         var problem = "SCIM refused the current key \(key.id) (HTTP \(status) from \(url.absoluteString))"
-        if (try? await provider.syncStatus()) == .disabled {
+        if await syncKnownDisabled() {
             state.syncStatus = .disabled
             problem += ": SCIM synchronization is disabled in this zone (scim-rotator sync enable \(policy.name))"
         } else {
@@ -80,8 +80,12 @@ extension PolicyRunner {
     }
 
     /// A person finished a manual delivery: records the confirmation (`key.confirmed`) and runs a pass, which
-    /// promotes the key.
+    /// promotes the key, all under the policy's lock.
     public func confirm(reason: String?) async -> PassResult {
+        await exclusive { await confirmHoldingLock(reason: reason) }
+    }
+
+    func confirmHoldingLock(reason: String?) async -> PassResult {
         do {
             guard var rotation = try await store.activeRotation(policy: policy.name),
                 rotation.state == .awaitingConfirmation
@@ -111,6 +115,20 @@ extension PolicyRunner {
         } catch {
             return PassResult(policy: policy.name, outcome: .failed, message: "\(error)", nextCheck: nil)
         }
-        return await pass()
+        return await passHoldingLock(request: nil)
+    }
+
+    /// Whether the zone's SCIM synchronization is known to be disabled: a hint for the message of a SCIM refusal.
+    /// Not knowing (the call failed) is logged, and counts as not known to be disabled.
+    func syncKnownDisabled() async -> Bool {
+        do {
+            return try await provider.syncStatus() == .disabled
+        } catch {
+            logger.notice(
+                "could not read the zone's SCIM synchronization status",
+                metadata: ["error": "\(error)"]
+            )
+            return false
+        }
     }
 }

@@ -213,4 +213,66 @@ extension PolicyRunner {
             }
         }
     }
+
+    /// Reconciles the journal with the zone's keys as listed, records a current key that stopped working, and
+    /// gathers everything the planner looks at.
+    func observe(_ observed: [SCIMKey], request: RotationRequest?) async throws -> PlanInput {
+        let now = clock.now()
+        let active = try await store.activeRotation(policy: policy.name)
+        var records = try await store.keys(policy: policy.name)
+        let sync = KeyReconciler.reconcile(
+            policy: policy,
+            observed: observed,
+            records: records,
+            active: active,
+            now: now
+        )
+        if !sync.isEmpty {
+            try await journal(sync)
+            records = try await store.keys(policy: policy.name)
+        }
+        let input = Self.planInput(
+            policy: policy,
+            observed: observed,
+            keys: records,
+            sinkRecords: try await store.sinks(policy: policy.name),
+            configuredSinks: sinks.map(\.identity),
+            readableSinks: sinks.filter { $0 is any ReadableSink }.map(\.identity),
+            active: active,
+            state: try await store.policyState(policy: policy.name),
+            now: now,
+            request: request
+        )
+        if let problem = input.currentProblem, let current = input.currentRecord {
+            try await reportUnusable(current.keyId, problem)
+        }
+        return input
+    }
+
+    /// What the planner looks at, from what the journal holds (pure: `plan` and `status` use it too).
+    public static func planInput(
+        policy: Policy,
+        observed: [SCIMKey],
+        keys: [KeyRecord],
+        sinkRecords: [SinkRecord],
+        configuredSinks: [String],
+        readableSinks: [String] = [],
+        active: RotationRecord?,
+        state: PolicyState,
+        now: Date,
+        request: RotationRequest? = nil,
+        syncStatus: SyncStatus? = nil
+    ) -> PlanInput {
+        PlanInput(
+            policy: policy,
+            observed: observed,
+            keys: keys,
+            activeRotation: active,
+            state: state,
+            now: now,
+            request: request,
+            syncStatus: syncStatus,
+            holdings: Safety.Holdings(records: sinkRecords, configured: configuredSinks, readable: readableSinks)
+        )
+    }
 }

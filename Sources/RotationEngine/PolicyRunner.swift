@@ -6,51 +6,6 @@ import RotationPolicy
 import SCIMRotatorCore
 import Synchronization
 
-/// Set when the process is asked to stop: runners finish the step they are in (a rotation that has created its key
-/// runs on to promotion, so its secret is not lost) and start nothing new.
-public final class ShutdownSignal: Sendable {
-    private let flag = Atomic<Bool>(false)
-    public init() {}
-    public func request() { flag.store(true, ordering: .relaxed) }
-    public var isRequested: Bool { flag.load(ordering: .relaxed) }
-}
-
-/// What one pass over a policy did.
-public struct PassResult: Sendable {
-    public enum Outcome: String, Sendable, Codable {
-        /// Nothing was due.
-        case idle
-        /// Work was done (a rotation, disable, delete, adoption) and nothing failed.
-        case changed
-        /// A rotation is due but waits for its window, a back-off or a person.
-        case waiting
-        case failed
-        case blocked
-        /// The current key does not work (expired, disabled, refused by SCIM) and nothing replaced it in this pass.
-        case unusable
-        /// Stopped early because of a shutdown request.
-        case interrupted
-    }
-
-    public var policy: String
-    public var outcome: Outcome
-    public var message: String
-    public var nextCheck: Date?
-    public var rotations: [String]
-    /// When the current key falls due (for metrics and plan).
-    public var dueAt: Date?
-
-    public var isFailure: Bool { outcome == .failed || outcome == .blocked || outcome == .unusable }
-
-    public init(policy: String, outcome: Outcome, message: String, nextCheck: Date?, rotations: [String] = []) {
-        self.policy = policy
-        self.outcome = outcome
-        self.message = message
-        self.nextCheck = nextCheck
-        self.rotations = rotations
-    }
-}
-
 /// Runs one policy: observes the zone, reconciles the journal, asks the planner, executes its decision, journaling
 /// every step before and after its side effect, until nothing more is due now.
 public struct PolicyRunner: Sendable {
@@ -70,6 +25,8 @@ public struct PolicyRunner: Sendable {
     public let secrets: SecretCache
     /// Called with every event as it is recorded (the demo prints them; notifications hook in here).
     public let onEvent: @Sendable (HistoryEvent) -> Void
+    /// Held around every pass and confirmation; nil when no other process can reach the zone's journal.
+    public let lock: PolicyLock?
 
     public init(
         policy: Policy,
@@ -82,6 +39,7 @@ public struct PolicyRunner: Sendable {
         shutdown: ShutdownSignal = ShutdownSignal(),
         failPoints: FailPoints = .none,
         secrets: SecretCache = SecretCache(),
+        lock: PolicyLock? = nil,
         onEvent: @escaping @Sendable (HistoryEvent) -> Void = { _ in }
     ) {
         self.policy = policy
@@ -98,11 +56,17 @@ public struct PolicyRunner: Sendable {
         self.failPoints = failPoints
         self.secrets = secrets
         self.onEvent = onEvent
+        self.lock = lock
     }
 
-    /// One pass: everything due now, then the time to look again. Afterwards, if the current key is close to
-    /// expiry (less than `warnBefore` left), `key.expiring` is recorded, at most once a day per key.
+    /// One pass, holding the policy's lock: everything due now, then the time to look again. Afterwards, if the
+    /// current key is close to expiry (less than `warnBefore` left), `key.expiring` is recorded, at most once a day
+    /// per key.
     public func pass(request: RotationRequest? = nil) async -> PassResult {
+        await exclusive { await passHoldingLock(request: request) }
+    }
+
+    func passHoldingLock(request: RotationRequest?) async -> PassResult {
         let result = await work(request: request)
         if result.outcome != .interrupted {
             do {
@@ -129,7 +93,7 @@ public struct PolicyRunner: Sendable {
         guard left < policy.rotation.effectiveWarnBefore.timeInterval else { return }
         guard try await !recentlyRecorded(.keyExpiring, keyId: current.keyId) else { return }
         let state = try await store.policyState(policy: policy.name)
-        let why = left <= 0 ? "has expired" : "expires in \(Planner.span(left))"
+        let why = left <= 0 ? "has expired" : "expires in \(TimeText.span(left))"
         try await journal(
             events: [
                 event(
@@ -252,62 +216,6 @@ public struct PolicyRunner: Sendable {
         PassResult(policy: policy.name, outcome: outcome, message: message, nextCheck: next, rotations: pass.rotations)
     }
 
-    /// Reconciles the journal with the zone's keys as listed, records a current key that stopped working, and
-    /// gathers everything the planner looks at.
-    func observe(_ observed: [SCIMKey], request: RotationRequest?) async throws -> PlanInput {
-        let now = clock.now()
-        let active = try await store.activeRotation(policy: policy.name)
-        var records = try await store.keys(policy: policy.name)
-        let sync = JournalSync.reconcile(policy: policy, observed: observed, records: records, active: active, now: now)
-        if !sync.isEmpty {
-            try await journal(sync)
-            records = try await store.keys(policy: policy.name)
-        }
-        let input = Self.planInput(
-            policy: policy,
-            observed: observed,
-            keys: records,
-            sinkRecords: try await store.sinks(policy: policy.name),
-            configuredSinks: sinks.map(\.identity),
-            readableSinks: sinks.filter { $0 is any ReadableSink }.map(\.identity),
-            active: active,
-            state: try await store.policyState(policy: policy.name),
-            now: now,
-            request: request
-        )
-        if let problem = input.currentProblem, let current = input.currentRecord {
-            try await reportUnusable(current.keyId, problem)
-        }
-        return input
-    }
-
-    /// What the planner looks at, from what the journal holds (pure: `plan` and `status` use it too).
-    public static func planInput(
-        policy: Policy,
-        observed: [SCIMKey],
-        keys: [KeyRecord],
-        sinkRecords: [SinkRecord],
-        configuredSinks: [String],
-        readableSinks: [String] = [],
-        active: RotationRecord?,
-        state: PolicyState,
-        now: Date,
-        request: RotationRequest? = nil,
-        syncStatus: SyncStatus? = nil
-    ) -> PlanInput {
-        PlanInput(
-            policy: policy,
-            observed: observed,
-            keys: keys,
-            activeRotation: active,
-            state: state,
-            now: now,
-            request: request,
-            syncStatus: syncStatus,
-            holdings: Safety.Holdings(records: sinkRecords, configured: configuredSinks, readable: readableSinks)
-        )
-    }
-
     /// Records that the current key does not work: `key.unusable` (at most once a day per key), which fires a
     /// `failure` notification.
     func reportUnusable(_ keyId: String, _ problem: String) async throws {
@@ -403,73 +311,5 @@ public struct PolicyRunner: Sendable {
         }
         try await journal(JournalWrite(policyState: state, events: events))
         return next
-    }
-
-    // MARK: Journal helpers
-
-    /// Writes one journaled step (records and events, atomically and durably), logs and publishes its events.
-    @discardableResult
-    func journal(_ write: JournalWrite) async throws -> [HistoryEvent] {
-        let recorded = try await store.record(write, at: clock.now())
-        for event in recorded {
-            var metadata: Logger.Metadata = ["event": "\(event.kind)"]
-            if let rotation = event.rotationId { metadata["rotation"] = "\(rotation)" }
-            if let key = event.keyId { metadata["key"] = "\(key)" }
-            if let reason = event.reason { metadata["reason"] = "\(reason)" }
-            logger.info("\(event.kind)", metadata: metadata)
-            onEvent(event)
-        }
-        try failPoints.journaled()
-        return recorded
-    }
-
-    @discardableResult
-    func journal(
-        _ rotation: RotationRecord? = nil,
-        keys: [KeyRecord] = [],
-        sinks: [SinkRecord] = [],
-        state: PolicyState? = nil,
-        events: [NewEvent] = []
-    ) async throws -> [HistoryEvent] {
-        try await journal(
-            JournalWrite(rotation: rotation, keys: keys, sinks: sinks, policyState: state, events: events)
-        )
-    }
-
-    /// An event of this policy; a rotation's events carry its id and actor.
-    func event(
-        _ kind: EventKind,
-        rotation: RotationRecord? = nil,
-        rotationId: String? = nil,
-        keyId: String? = nil,
-        actor: Actor? = nil,
-        reason: String?,
-        requestId: String? = nil,
-        detail: [String: String] = [:]
-    ) -> NewEvent {
-        NewEvent(
-            policy: policy.name,
-            provider: policy.provider,
-            zone: policy.zone,
-            rotationId: rotation?.id ?? rotationId,
-            kind: kind,
-            keyId: keyId,
-            actor: actor ?? rotation?.actor ?? .scheduler,
-            reason: reason,
-            requestId: requestId,
-            detail: detail
-        )
-    }
-
-    /// The journal's record of a key (a new one, in `roleIfNew`, when it has none).
-    func keyRecord(for keyId: String, roleIfNew: KeyRole = .other) async throws -> KeyRecord {
-        try await store.keys(policy: policy.name).first { $0.keyId == keyId }
-            ?? KeyRecord(policy: policy.name, keyId: keyId, role: roleIfNew, firstSeen: clock.now())
-    }
-
-    /// The journal's record of a sink (a new empty one when it has none).
-    func sinkRecord(for sink: any DeliverySink) async throws -> SinkRecord {
-        try await store.sinks(policy: policy.name).first { $0.sink == sink.identity }
-            ?? SinkRecord(policy: policy.name, sink: sink.identity)
     }
 }

@@ -4,27 +4,27 @@ import Logging
 import RotationHistory
 import RotationPolicy
 import SCIMRotatorCore
-
-/// Something that wakes the scheduler besides its timer.
-public enum SchedulerSignal: Sendable {
-    /// SIGHUP: read the policies again.
-    case reload
-    /// SIGTERM/SIGINT: finish the current step and return.
-    case shutdown
-}
+import ServiceLifecycle
 
 /// The daemon loop. It sleeps on a DispatchSourceTimer until the earliest time a policy needs attention (a due
 /// rotation, the end of a grace period, a retry, or the periodic resync): no polling. Due policies run concurrently
 /// up to `concurrency`; each policy's steps run strictly in order inside its pass.
-public final class Scheduler: Sendable {
+///
+/// A `Service`: in a `ServiceGroup`, graceful shutdown (SIGTERM, SIGINT) sets the ``ShutdownSignal`` the runners
+/// check between steps and ends the loop once the passes in flight return. Each element of `reloads` (SIGHUP) reads
+/// the policies again.
+public final class Scheduler: Service {
     public struct Configuration: Sendable {
         public var concurrency: Int
         /// Every policy is looked at least this often, due or not (keys changed in the console, expiry drift).
         public var resync: Double
+        /// Stop at this instant on the clock (the demo and tests); nil: run until shutdown.
+        public var until: Date?
 
-        public init(concurrency: Int = 16, resync: Double = 3_600) {
+        public init(concurrency: Int = 16, resync: Double = 3_600, until: Date? = nil) {
             self.concurrency = max(1, concurrency)
             self.resync = resync
+            self.until = until
         }
     }
 
@@ -42,34 +42,88 @@ public final class Scheduler: Sendable {
     let configuration: Configuration
     let clock: any RotatorClock
     let logger: Logger
+    let shutdown: ShutdownSignal
+    /// Calls its argument for every reload request until the requests end.
+    let listen: @Sendable (_ reload: @Sendable () -> Void) async -> Void
     let loadPolicies: @Sendable () throws -> [Policy]
     let runPass: @Sendable (Policy) async -> PassResult
     let onTick: @Sendable (Tick) -> Void
 
-    public init(
+    public init<Reloads: AsyncSequence & Sendable>(
         configuration: Configuration,
         clock: any RotatorClock,
         logger: Logger,
+        shutdown: ShutdownSignal = ShutdownSignal(),
+        reloads: Reloads,
         loadPolicies: @escaping @Sendable () throws -> [Policy],
         runPass: @escaping @Sendable (Policy) async -> PassResult,
         onTick: @escaping @Sendable (Tick) -> Void = { _ in }
-    ) {
+    ) where Reloads.Failure == Never {
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
+        self.shutdown = shutdown
+        self.listen = { reload in
+            for await _ in reloads { reload() }
+        }
         self.loadPolicies = loadPolicies
         self.runPass = runPass
         self.onTick = onTick
     }
 
-    enum Wake: Sendable {
-        case timer(Int)
-        case signal(SchedulerSignal)
+    /// A scheduler that is never asked to reload (reconcile, the demo, tests).
+    public convenience init(
+        configuration: Configuration,
+        clock: any RotatorClock,
+        logger: Logger,
+        shutdown: ShutdownSignal = ShutdownSignal(),
+        loadPolicies: @escaping @Sendable () throws -> [Policy],
+        runPass: @escaping @Sendable (Policy) async -> PassResult,
+        onTick: @escaping @Sendable (Tick) -> Void = { _ in }
+    ) {
+        self.init(
+            configuration: configuration,
+            clock: clock,
+            logger: logger,
+            shutdown: shutdown,
+            reloads: AsyncStream<Void>.makeStream().stream,
+            loadPolicies: loadPolicies,
+            runPass: runPass,
+            onTick: onTick
+        )
     }
 
-    /// Runs until a shutdown signal (or, for the demo and tests, until `until` on the clock).
-    public func run(signals: AsyncStream<SchedulerSignal>, until: Date? = nil) async throws {
-        var policies = try loadPolicies()
+    enum Wake: Sendable {
+        case timer(Int)
+        case reload
+        case shutdown
+    }
+
+    /// Runs until graceful shutdown or cancellation (or, for the demo and tests, until `configuration.until`).
+    public func run() async throws {
+        let policies = try loadPolicies()
+        let timer = WakeTimer()
+        let (wakes, wake) = AsyncStream.makeStream(of: Wake.self)
+        await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await generation in timer { wake.yield(.timer(generation)) }
+                }
+                group.addTask { await self.listen { wake.yield(.reload) } }
+                await loop(policies: policies, timer: timer, wakes: wakes)
+                group.cancelAll()
+            }
+        } onGracefulShutdown: { [shutdown] in
+            shutdown.request()
+            wake.yield(.shutdown)
+        }
+        await timer.stop()
+        logger.info("scheduler stopped")
+    }
+
+    private func loop(policies: [Policy], timer: WakeTimer, wakes: AsyncStream<Wake>) async {
+        let until = configuration.until
+        var policies = policies
         logger.info(
             "scheduler started",
             metadata: ["policies": "\(policies.count)", "concurrency": "\(configuration.concurrency)"]
@@ -78,20 +132,6 @@ public final class Scheduler: Sendable {
         let start = clock.now()
         for policy in policies { nextCheck[policy.name] = start }
 
-        let timer = TimerSource()
-        let (wakes, wakeContinuation) = AsyncStream.makeStream(of: Wake.self)
-        let timerForward = Task {
-            for await generation in timer.firings { wakeContinuation.yield(.timer(generation)) }
-        }
-        let signalForward = Task {
-            for await signal in signals { wakeContinuation.yield(.signal(signal)) }
-        }
-        defer {
-            timer.cancel()
-            timerForward.cancel()
-            signalForward.cancel()
-            wakeContinuation.finish()
-        }
         var iterator = wakes.makeAsyncIterator()
         var lateness: Double?
 
@@ -125,7 +165,7 @@ public final class Scheduler: Sendable {
             var wake = nextCheck.values.min() ?? now.addingTimeInterval(configuration.resync)
             if let until { wake = min(wake, until) }
             let delay = clock.realDelay(until: wake)
-            let generation = timer.arm(after: delay)
+            let generation = await timer.arm(after: delay)
             let armedAt = Date()
             waiting: while true {
                 guard let event = await iterator.next() else { break loop }
@@ -136,10 +176,10 @@ public final class Scheduler: Sendable {
                     break waiting
                 case .timer:
                     continue waiting  // stale firing of an earlier arming
-                case .signal(.shutdown):
+                case .shutdown:
                     logger.info("shutdown requested; stopping")
                     break loop
-                case .signal(.reload):
+                case .reload:
                     do {
                         let reloaded = try loadPolicies()
                         let reloadedAt = clock.now()
@@ -161,7 +201,6 @@ public final class Scheduler: Sendable {
                 }
             }
         }
-        logger.info("scheduler stopped")
     }
 
     /// Runs passes with at most `concurrency` in flight.

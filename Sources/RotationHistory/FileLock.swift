@@ -26,9 +26,10 @@ public final class FileLock: Sendable {
         close(descriptor)
     }
 
-    /// Takes the lock, waiting up to `wait` seconds. Returns nil (with the holder's pid, if it wrote one) when another
-    /// process keeps it.
-    public static func acquire(path: String, wait: Double = 0) throws -> Result<FileLock, Held> {
+    /// Takes the lock, waiting up to `wait` seconds; `.failure` (with the holder's pid, if it wrote one) when another
+    /// process keeps it that long. Waiting suspends the task between attempts (every 50 ms): it never blocks a thread
+    /// of the concurrency pool. Cancellation ends the wait early with `.failure`.
+    public static func acquire(path: String, wait: Double = 0) async throws -> Result<FileLock, Held> {
         let directory = (path as NSString).deletingLastPathComponent
         if !directory.isEmpty, !FileManager.default.fileExists(atPath: directory) {
             // Lock files say which processes work on which policy: for the service user only.
@@ -42,7 +43,7 @@ public final class FileLock: Sendable {
         guard fd >= 0 else {
             throw HistoryError("cannot open the lock file \(path): \(String(cString: strerror(errno)))")
         }
-        let deadline = Date().addingTimeInterval(wait)
+        let deadline = ContinuousClock.now + .milliseconds(Int64(max(0, wait) * 1_000))
         while true {
             if flock(fd, LOCK_EX | LOCK_NB) == 0 {
                 ftruncate(fd, 0)
@@ -50,14 +51,14 @@ public final class FileLock: Sendable {
                 _ = pid.withCString { write(fd, $0, strlen($0)) }
                 return .success(FileLock(path: path, descriptor: fd))
             }
-            if Date() >= deadline {
+            if ContinuousClock.now >= deadline || Task.isCancelled {
                 var buffer = [UInt8](repeating: 0, count: 32)
                 let count = pread(fd, &buffer, 31, 0)
                 close(fd)
                 let text = count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self) : ""
                 return .failure(Held(path: path, pid: Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))))
             }
-            usleep(50_000)
+            try? await Task.sleep(for: .milliseconds(50))
         }
     }
 

@@ -18,20 +18,13 @@ public enum HashChain {
     public static func hash(_ event: HistoryEvent) -> String {
         var buffer: [UInt8] = []
         buffer.reserveCapacity(512)
-        encode(
-            prevHash: event.prevHash.utf8,
-            seq: event.seq,
-            fields: [
-                event.time, event.policy, event.provider.rawValue, event.zone, event.rotationId, event.kind.rawValue,
-                event.keyId, event.actor.rawValue, event.reason, event.requestId, event.detail,
-            ].map { $0?.utf8 },
-            into: &buffer
-        )
+        encode(prevHash: event.prevHash.utf8, seq: event.seq, fields: fields(event), into: &buffer)
         return SHA256.hash(data: buffer).hexString
     }
 
     /// Encodes one record into `buffer` (cleared first): what SHA-256 is taken over. `fields` are the bytes of
     /// ``columns`` in order (nil for NULL).
+    @inlinable
     public static func encode<Prev: Collection<UInt8>, Field: Collection<UInt8>>(
         prevHash: Prev,
         seq: Int64,
@@ -99,6 +92,63 @@ public enum HashChain {
             record.hash = hash(record)
             prevHash = record.hash
             return record
+        }
+    }
+
+    /// The fields of `event` in ``columns`` order, as chained.
+    public static func fields(_ event: HistoryEvent) -> [String.UTF8View?] {
+        [
+            event.time, event.policy, event.provider.rawValue, event.zone, event.rotationId, event.kind.rawValue,
+            event.keyId, event.actor.rawValue, event.reason, event.requestId, event.detail,
+        ].map { $0?.utf8 }
+    }
+
+    /// Walks records in `seq` order and checks each: consecutive numbers, linked to the one before, hashed from its
+    /// contents. Every backend's `verifyChain` (and a copy's check that records continue a history) runs the records
+    /// it reads through one of these, so the same damage gets the same verdict everywhere.
+    public struct Verifier {
+        @usableFromInline var prevHash: [UInt8]
+        @usableFromInline var computed: [UInt8] = []
+        @usableFromInline var buffer: [UInt8] = []
+        public var expectedSeq: Int64
+        public var checked = 0
+
+        /// Starts after the record `(seq, hash)`; from the first record when nil.
+        public init(after last: (seq: Int64, hash: String)? = nil) {
+            prevHash = Array((last?.hash ?? "").utf8)
+            expectedSeq = (last?.seq ?? 0) + 1
+            buffer.reserveCapacity(1_024)
+        }
+
+        /// Checks the next record; nil when it is sound, else what is wrong with it.
+        @inlinable
+        public mutating func check<Field: Collection<UInt8>, Link: Collection<UInt8>>(
+            seq: Int64,
+            fields: [Field?],
+            prevHash storedPrev: Link?,
+            hash: Link?
+        ) -> (seq: Int64, problem: String)? {
+            checked += 1
+            if seq != expectedSeq {
+                return (seq, "sequence jumps from \(expectedSeq - 1) to \(seq): records were deleted")
+            }
+            guard let storedPrev, storedPrev.elementsEqual(prevHash) else {
+                return (seq, "its link to record \(seq - 1) does not match: a record before it was changed or removed")
+            }
+            HashChain.encode(prevHash: prevHash, seq: seq, fields: fields, into: &buffer)
+            computed.removeAll(keepingCapacity: true)
+            SHA256.hash(data: buffer).appendHex(to: &computed)
+            guard let hash, hash.elementsEqual(computed) else {
+                return (seq, "its hash does not match its contents: the record was edited")
+            }
+            swap(&prevHash, &computed)
+            expectedSeq += 1
+            return nil
+        }
+
+        /// Checks a record as a backend returned it.
+        public mutating func check(_ event: HistoryEvent) -> (seq: Int64, problem: String)? {
+            check(seq: event.seq, fields: HashChain.fields(event), prevHash: event.prevHash.utf8, hash: event.hash.utf8)
         }
     }
 }

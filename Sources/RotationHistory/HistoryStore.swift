@@ -10,6 +10,8 @@ public struct EventFilter: Sendable {
     public var rotationId: String?
     /// Most recent first when set; all when nil.
     public var limit: Int?
+    /// Only records with these sequence numbers (a copy reads a history in pages).
+    public var seqs: ClosedRange<Int64>?
 
     public init(
         policy: String? = nil,
@@ -17,7 +19,8 @@ public struct EventFilter: Sendable {
         until: Date? = nil,
         kinds: [EventKind] = [],
         rotationId: String? = nil,
-        limit: Int? = nil
+        limit: Int? = nil,
+        seqs: ClosedRange<Int64>? = nil
     ) {
         self.policy = policy
         self.since = since
@@ -25,6 +28,7 @@ public struct EventFilter: Sendable {
         self.kinds = kinds
         self.rotationId = rotationId
         self.limit = limit
+        self.seqs = seqs
     }
 }
 
@@ -79,4 +83,29 @@ public protocol HistoryStore: Sendable {
     func head() async throws -> (seq: Int64, hash: String)?
     /// The chain hash recorded for record `seq`; nil when there is no such record.
     func chainHash(seq: Int64) async throws -> String?
+
+    /// Appends records chained elsewhere (a copy of another history), verbatim, in one transaction, after checking
+    /// that they continue this history's chain (``HashChain/Verifier``); throws and writes nothing otherwise.
+    func appendChained(_ events: [HistoryEvent]) async throws
+
+    /// The backend's own check of its storage for `audit verify` (SQLite's integrity check); nil for a backend
+    /// without one of its own (a database server checks its pages itself).
+    func storageCheck() async throws -> StorageCheck?
+}
+
+extension HistoryStore {
+    public func storageCheck() async throws -> StorageCheck? { nil }
+}
+
+/// The outcome of a backend's own storage check.
+public struct StorageCheck: Sendable, Equatable {
+    /// What was checked, e.g. "SQLite integrity".
+    public var name: String
+    /// Empty when the storage is sound; else up to a few problems, one line each.
+    public var problems: [String]
+
+    public init(name: String, problems: [String]) {
+        self.name = name
+        self.problems = problems
+    }
 }

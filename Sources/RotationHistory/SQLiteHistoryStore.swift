@@ -223,6 +223,7 @@ public final class SQLiteHistoryStore: HistoryStore {
                     request = request.filter(filter.kinds.map(\.rawValue).contains(Column("kind")))
                 }
                 if let rotationId = filter.rotationId { request = request.filter(Column("rotationId") == rotationId) }
+                if let seqs = filter.seqs { request = request.filter(seqs.contains(Column("seq"))) }
                 if let limit = filter.limit {
                     return try request.order(Column("seq").desc).limit(limit).fetchAll(db).reversed()
                 }
@@ -268,12 +269,7 @@ public final class SQLiteHistoryStore: HistoryStore {
                     let pointer = sqlite3_column_blob(handle, column)
                     return UnsafeRawBufferPointer(start: pointer, count: Int(sqlite3_column_bytes(handle, column)))
                 }
-                var checked = 0
-                var prevHash: [UInt8] = []
-                var computed: [UInt8] = []
-                var buffer: [UInt8] = []
-                buffer.reserveCapacity(1_024)
-                var expectedSeq: Int64 = 1
+                var verifier = HashChain.Verifier()
                 defer { sqlite3_reset(handle) }
                 while true {
                     let code = sqlite3_step(handle)
@@ -284,36 +280,16 @@ public final class SQLiteHistoryStore: HistoryStore {
                             message: String(cString: sqlite3_errmsg(db.sqliteConnection))
                         )
                     }
-                    checked += 1
-                    let seq = sqlite3_column_int64(handle, 0)
-                    if seq != expectedSeq {
-                        return ChainVerification(
-                            checked: checked,
-                            firstBroken: (seq, "sequence jumps from \(expectedSeq - 1) to \(seq): records were deleted")
-                        )
+                    if let broken = verifier.check(
+                        seq: sqlite3_column_int64(handle, 0),
+                        fields: fieldColumns.map(bytes),
+                        prevHash: bytes(prevColumn),
+                        hash: bytes(prevColumn + 1)
+                    ) {
+                        return ChainVerification(checked: verifier.checked, firstBroken: broken)
                     }
-                    guard let storedPrev = bytes(prevColumn), storedPrev.elementsEqual(prevHash) else {
-                        return ChainVerification(
-                            checked: checked,
-                            firstBroken: (
-                                seq,
-                                "its link to record \(seq - 1) does not match: a record before it was changed or removed"
-                            )
-                        )
-                    }
-                    HashChain.encode(prevHash: prevHash, seq: seq, fields: fieldColumns.map(bytes), into: &buffer)
-                    computed.removeAll(keepingCapacity: true)
-                    SHA256.hash(data: buffer).appendHex(to: &computed)
-                    guard let hash = bytes(prevColumn + 1), hash.elementsEqual(computed) else {
-                        return ChainVerification(
-                            checked: checked,
-                            firstBroken: (seq, "its hash does not match its contents: the record was edited")
-                        )
-                    }
-                    swap(&prevHash, &computed)
-                    expectedSeq += 1
                 }
-                return ChainVerification(checked: checked, firstBroken: nil)
+                return ChainVerification(checked: verifier.checked, firstBroken: nil)
             }
         }
     }
@@ -356,4 +332,16 @@ extension SQLiteHistoryStore {
     /// How many transactions ``record(_:at:)`` has written.
     @_spi(Testing)
     public var recordBatches: Int { groupCommit.batches }
+
+    /// Runs `body` on a connection of its own to the file at `path`, outside any store, closed before this returns
+    /// (tests that edit a file behind the store's back). It waits for a lock as the stores do: a store a test let go
+    /// of closes its connections in the background, and the last one checkpoints the WAL under an exclusive lock.
+    @_spi(Testing)
+    public static func unsafeConnection<T>(path: String, _ body: (Database) throws -> T) throws -> T {
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        defer { try? queue.close() }
+        return try queue.inDatabase(body)
+    }
 }

@@ -73,6 +73,18 @@ enum SQLiteSchema {
                     """
             )
         }
+        migrator.registerMigration("v4: indexes in sequence order for the documented filters") { db in
+            // Every query returns events in `seq` order (the newest N for --limit): an index on (filter, seq) serves
+            // it without sorting; the (filter, time) ones could only find the rows.
+            try db.execute(
+                sql: """
+                    CREATE INDEX events_policy_seq ON events(policy, seq);
+                    CREATE INDEX events_kind_seq ON events(kind, seq);
+                    DROP INDEX events_policy_time;
+                    DROP INDEX events_kind_time;
+                    """
+            )
+        }
         return migrator
     }
 

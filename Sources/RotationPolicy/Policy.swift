@@ -130,13 +130,14 @@ public enum DeliverySpec: Sendable, Equatable {
     /// A short description without secrets, for history and logs.
     public var summary: String {
         switch self {
-        case .file(let path, _): return "file \(path)"
-        case .exec(let command, _): return "exec \(command.first ?? "")"
-        case .vault(let spec): return "vault \(spec.mount)/\(spec.path)"
-        case .entra(let spec): return "entra servicePrincipal \(spec.servicePrincipalId)"
-        case .kubernetes(let spec): return "kubernetes secret \(spec.namespace)/\(spec.name)[\(spec.key)]"
-        case .okta(let spec): return "okta app \(spec.appId)"
-        case .manual(let spec): return "manual \(spec.file)"
+        case .file(let path, _): return SinkLabel.file(path)
+        case .exec(let command, _): return SinkLabel.exec(command)
+        case .vault(let spec): return SinkLabel.vault(mount: spec.mount, path: spec.path)
+        case .entra(let spec): return SinkLabel.entra(servicePrincipal: spec.servicePrincipalId)
+        case .kubernetes(let spec):
+            return SinkLabel.kubernetes(namespace: spec.namespace, name: spec.name, key: spec.key)
+        case .okta(let spec): return SinkLabel.okta(appId: spec.appId)
+        case .manual(let spec): return SinkLabel.manual(spec.file)
         }
     }
 

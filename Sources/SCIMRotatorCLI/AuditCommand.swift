@@ -1,12 +1,6 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Foundation
+internal import RotationHistory
 
 extension SCIMRotator {
     struct Audit: AsyncParsableCommand {
@@ -65,14 +59,14 @@ extension SCIMRotator {
             }
 
             func run() async throws {
-                let store = try common.openStore(readOnly: true)
-                let integrity = try await store.integrityCheck()
-                if integrity != ["ok"] {
-                    let problems = integrity.prefix(5).map {
+                let store = try await common.openStore(readOnly: true)
+                let storage = try await store.storageCheck()
+                if let storage, !storage.problems.isEmpty {
+                    let problems = storage.problems.prefix(5).map {
                         $0.split(whereSeparator: \.isNewline).joined(separator: " ")
                     }
                     throw CLIError(
-                        "audit: SQLite's integrity check failed: the database is damaged (\(problems.joined(separator: "; "))); restore it from a backup",
+                        "audit: the \(storage.name) check failed: the database is damaged (\(problems.joined(separator: "; "))); restore it from a backup",
                         exitCode: 1
                     )
                 }
@@ -99,7 +93,8 @@ extension SCIMRotator {
                     }
                 }
                 Console.line(
-                    "audit: \(result.checked) records, hash chain intact, SQLite integrity ok"
+                    "audit: \(result.checked) records, hash chain intact"
+                        + (storage.map { ", \($0.name) ok" } ?? "")
                         + (anchor == nil ? "" : ", anchor present")
                 )
                 Console.line(head.map { "head \($0.seq) \($0.hash)" } ?? "head 0 (no records yet)")

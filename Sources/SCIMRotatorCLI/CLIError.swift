@@ -1,11 +1,4 @@
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import Foundation
 
 /// An error the CLI reports as one line on stderr, with a non-zero exit.
 struct CLIError: Error, CustomStringConvertible {

@@ -1,13 +1,11 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import Observability
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Foundation
+internal import Logging
+internal import Notifications
+internal import Observability
+internal import RotationEngine
+internal import RotationHistory
+internal import RotationPolicy
 
 /// Options every command that reads policies or history shares.
 struct CommonOptions: ParsableArguments {
@@ -24,9 +22,14 @@ struct CommonOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "History database (SQLite, created on first use).",
-            discussion: "Env: SCIM_ROTATOR_DB. Default: ./scim-rotator.sqlite",
-            valueName: "path"
+            "History database: a SQLite file (created on first use) or a PostgreSQL URL.",
+            discussion: """
+                Env: SCIM_ROTATOR_DB. Default: ./scim-rotator.sqlite. PostgreSQL: \
+                postgres://USER@HOST:PORT/DB?sslmode=disable|require|verify-full[&sslrootcert=FILE]; the password \
+                comes from PGPASSWORD or a libpq password file (PGPASSFILE or ~/.pgpass), never from the URL: a URL \
+                with a password is refused.
+                """,
+            valueName: "path|url"
         )
     )
     var db: String?
@@ -112,12 +115,8 @@ struct CommonOptions: ParsableArguments {
         }
     }
 
-    func openStore(readOnly: Bool = false) throws -> SQLiteHistoryStore {
-        do {
-            return try SQLiteHistoryStore(path: databasePath, readOnly: readOnly)
-        } catch let error as HistoryError {
-            throw CLIError(error.description, exitCode: 3)
-        }
+    func openStore(readOnly: Bool = false) async throws -> any HistoryStore {
+        try await HistoryDatabase.open(databasePath, readOnly: readOnly)
     }
 }
 

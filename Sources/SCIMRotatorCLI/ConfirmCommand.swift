@@ -1,10 +1,9 @@
-import ArgumentParser
-import Foundation
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Foundation
+internal import Notifications
+internal import RotationEngine
+internal import RotationPolicy
+internal import SCIMRotatorCore
 
 extension SCIMRotator {
     struct Confirm: AsyncParsableCommand {
@@ -30,7 +29,7 @@ extension SCIMRotator {
 
         func run() async throws {
             let policy = try common.loadPolicies(only: [self.policy])[0]
-            let store = try common.openStore()
+            let store = try await common.openStore()
             let wiring = try common.wiring(store: store, logger: common.logger())
             let result = await wiring.confirm(policy, reason: reason)
             await wiring.notifier?.drain()

@@ -1,11 +1,4 @@
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import Foundation
 
 /// Unbuffered output, so that a script reading a pipe sees each line as soon as it is written.
 enum Console {

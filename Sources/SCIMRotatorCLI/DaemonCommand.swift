@@ -1,15 +1,15 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import Observability
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
-import Synchronization
-import UnixSignals
+internal import ArgumentParser
+internal import Foundation
+internal import Logging
+internal import Notifications
+internal import Observability
+internal import RotationEngine
+internal import RotationHistory
+internal import RotationPolicy
+internal import SCIMRotatorCore
+internal import ServiceLifecycle
+internal import Synchronization
+internal import UnixSignals
 
 extension SCIMRotator {
     struct Daemon: AsyncParsableCommand {
@@ -79,9 +79,9 @@ extension SCIMRotator {
                 initial: try common.loadPolicies(),
                 logger: logger
             )
-            let lockPath = PolicyLocks.daemonPath(database: common.databasePath)
+            let lockPath = PolicyLocks.daemonPath(database: HistoryDatabase.lockLocation(common.databasePath))
             let lock: FileLock
-            switch try FileLock.acquire(path: lockPath) {
+            switch try await FileLock.acquire(path: lockPath) {
             case .success(let held): lock = held
             case .failure(let held):
                 throw CLIError(
@@ -90,59 +90,53 @@ extension SCIMRotator {
                 )
             }
             defer { withExtendedLifetime(lock) {} }
-            let store = try common.openStore()
-            let shutdown = ShutdownSignal()
-            var observability: ObservabilityServer?
+            let store = try await common.openStore()
             let health = HealthState(databaseCheck: { (try? await store.policyStates()) != nil })
-            if let address = httpAddress, let (host, port) = ObservabilityServer.parse(address) {
-                let registry = PrometheusBackend.bootstrap()
-                let server = ObservabilityServer(
+            let endpoint = httpAddress.flatMap(ObservabilityServer.parse)
+            let server = endpoint.map { host, port in
+                ObservabilityServer(
                     host: host,
                     port: port,
-                    registry: registry,
+                    registry: PrometheusBackend.bootstrap(),
                     health: health,
                     logger: logger
                 )
-                do {
-                    let bound = try await server.start()
-                    logger.info("serving /metrics, /healthz, /readyz", metadata: ["address": "\(host):\(bound)"])
-                } catch {
-                    throw CLIError("--http \(address): \(error); is the port in use?", exitCode: 1)
-                }
-                observability = server
             }
-            let wiring = try common.wiring(store: store, logger: logger, shutdown: shutdown)
+            let wiring = try common.wiring(store: store, logger: logger)
             let scheduler = Scheduler(
                 configuration: .init(concurrency: concurrency, resync: resyncSpan.timeInterval),
                 clock: wiring.clock,
                 logger: logger,
+                shutdown: wiring.shutdown,
+                reloads: await UnixSignalsSequence(trapping: .sighup),
                 loadPolicies: { try policies.load() },
                 runPass: { await wiring.pass($0) },
                 onTick: { tick in health.tick(at: tick.at, nextWake: tick.nextWake, policies: tick.policies) }
             )
-            let (signals, continuation) = AsyncStream.makeStream(of: SchedulerSignal.self)
-            let unix = await UnixSignalsSequence(trapping: .sighup, .sigterm, .sigint)
-            let forward = Task {
-                for await signal in unix {
-                    if signal == .sighup {
-                        continuation.yield(.reload)
-                    } else {
-                        shutdown.request()
-                        continuation.yield(.shutdown)
-                    }
-                }
-            }
-            defer { forward.cancel() }
             let reporter = AuditHeadReporter(
                 interval: (TimeSpan(parsing: auditHeadInterval) ?? .hours(1)).timeInterval,
                 logger: logger,
                 head: { try await store.head() }
             )
-            let heads = Task { await reporter.run() }
-            defer { heads.cancel() }
-            try await scheduler.run(signals: signals)
+            // Shut down in reverse: the scheduler (added once the server listens) first, the HTTP server last.
+            var services: [any Service] = []
+            if let server { services.append(server) }
+            services.append(reporter)
+            try await Lifecycle.run(services, logger: logger) { group in
+                if let server, let endpoint, let address = httpAddress {
+                    do {
+                        let bound = try await server.listening()
+                        logger.info(
+                            "serving /metrics, /healthz, /readyz",
+                            metadata: ["address": "\(endpoint.host):\(bound)"]
+                        )
+                    } catch {
+                        throw CLIError("--http \(address): \(error); is the port in use?", exitCode: 1)
+                    }
+                }
+                await Lifecycle.add(scheduler, to: group)
+            }
             await wiring.notifier?.drain(timeout: 10)
-            await observability?.stop()
         }
     }
 }

@@ -1,15 +1,12 @@
-import ArgumentParser
-import CloudEmulator
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
-import Transport
-import UnixSignals
+internal import ArgumentParser
+internal import CloudEmulator
+internal import Foundation
+internal import Logging
+internal import RotationEngine
+internal import RotationHistory
+internal import RotationPolicy
+internal import SCIMRotatorCore
+internal import Transport
 
 extension SCIMRotator {
     struct Demo: AsyncParsableCommand {
@@ -78,63 +75,58 @@ extension SCIMRotator {
             let world = DemoWorld(policies: policySet)
             let emulator = CloudEmulator.Emulator(configuration: world.configuration, clock: clock)
             let server = EmulatorServer(emulator: emulator)
-            let url = try await server.start()
-            defer { Task { await server.stop() } }
-            for policy in policySet {
-                emulator.seedKey(
-                    zone: policy.zone,
-                    createdAt: start.addingTimeInterval(-300 * 86_400),
-                    expiresAt: start.addingTimeInterval(65 * 86_400)
-                )
-            }
-
             var logger = Logger(label: "scim-rotator.demo") { StreamLogHandler.standardError(label: $0) }
             logger.logLevel = .error
-            let store = try SQLiteHistoryStore(path: db)
-            let shutdown = ShutdownSignal()
-            var wiring = Wiring(
-                store: store,
-                databasePath: db,
-                clock: clock,
-                transport: AsyncHTTPClientTransport.shared,
-                environment: world.environment,
-                logger: logger,
-                shutdown: shutdown
-            )
-            wiring.endpointOverride = url
-            let quiet = self.quiet
-            wiring.onEvent = { event in
-                guard !quiet else { return }
-                Console.line(DemoPrinter.line(event))
-            }
-            let wired = wiring
             guard let span = TimeSpan(parsing: duration) else {
                 throw ValidationError("--duration \(duration): a duration like 365d")
             }
-            if !quiet {
-                Console.line(
-                    "scim-rotator demo: \(policySet.count) policies, emulator at \(url), simulating \(span) from \(Times.short(start))"
-                )
-                Console.line("each zone starts with a key a console user created 300 days ago (65 days left)\n")
-            }
-            let scheduler = Scheduler(
-                configuration: .init(concurrency: 16, resync: 7 * 86_400),
-                clock: clock,
-                logger: logger,
-                loadPolicies: { policySet },
-                runPass: { await wired.pass($0) }
-            )
-            let (signals, continuation) = AsyncStream.makeStream(of: SchedulerSignal.self)
-            let unix = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-            let forward = Task {
-                for await _ in unix {
-                    shutdown.request()
-                    continuation.yield(.shutdown)
+            let store = try SQLiteHistoryStore(path: db)
+            var began = Date()
+            try await Lifecycle.run([server], logger: logger) { group in
+                let url = try await server.listening()
+                for policy in policySet {
+                    emulator.seedKey(
+                        zone: policy.zone,
+                        createdAt: start.addingTimeInterval(-300 * 86_400),
+                        expiresAt: start.addingTimeInterval(65 * 86_400)
+                    )
                 }
+                var wiring = Wiring(
+                    store: store,
+                    databasePath: db,
+                    clock: clock,
+                    transport: AsyncHTTPClientTransport.shared,
+                    environment: world.environment,
+                    logger: logger
+                )
+                wiring.endpointOverride = url
+                let quiet = self.quiet
+                wiring.onEvent = { event in
+                    guard !quiet else { return }
+                    Console.line(DemoPrinter.line(event))
+                }
+                let wired = wiring
+                if !quiet {
+                    Console.line(
+                        "scim-rotator demo: \(policySet.count) policies, emulator at \(url), simulating \(span) from \(Times.short(start))"
+                    )
+                    Console.line("each zone starts with a key a console user created 300 days ago (65 days left)\n")
+                }
+                let scheduler = Scheduler(
+                    configuration: .init(
+                        concurrency: 16,
+                        resync: 7 * 86_400,
+                        until: start.addingTimeInterval(span.timeInterval)
+                    ),
+                    clock: clock,
+                    logger: logger,
+                    shutdown: wired.shutdown,
+                    loadPolicies: { policySet },
+                    runPass: { await wired.pass($0) }
+                )
+                began = Date()
+                await Lifecycle.add(scheduler, to: group)
             }
-            defer { forward.cancel() }
-            let began = Date()
-            try await scheduler.run(signals: signals, until: start.addingTimeInterval(span.timeInterval))
             let elapsed = Date().timeIntervalSince(began)
             try await summarize(store: store, policies: policySet, emulator: emulator, elapsed: elapsed, clock: clock)
         }

@@ -1,14 +1,7 @@
-import ArgumentParser
-import CloudEmulator
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
-import UnixSignals
+internal import ArgumentParser
+internal import CloudEmulator
+internal import Foundation
+internal import Logging
 
 extension SCIMRotator {
     struct Emulator: AsyncParsableCommand {
@@ -66,16 +59,17 @@ extension SCIMRotator {
             if let latencyMs { configuration.latencyMs = latencyMs }
             let emulator = CloudEmulator.Emulator(configuration: configuration)
             let server = EmulatorServer(emulator: emulator, host: host, port: port)
-            let url: URL
-            do {
-                url = try await server.start()
-            } catch {
-                throw CLIError("cannot listen on \(host):\(port): \(error); pick another --port (0 picks a free one)")
+            try await Lifecycle.run([server], logger: Logger(label: "scim-rotator.emulator")) { _ in
+                let url: URL
+                do {
+                    url = try await server.listening()
+                } catch {
+                    throw CLIError(
+                        "cannot listen on \(host):\(port): \(error); pick another --port (0 picks a free one)"
+                    )
+                }
+                Console.line(emulator.startupLine(url: url))
             }
-            Console.line(emulator.startupLine(url: url))
-            let signals = await UnixSignalsSequence(trapping: .sigint, .sigterm)
-            for await _ in signals { break }
-            await server.stop()
         }
     }
 }

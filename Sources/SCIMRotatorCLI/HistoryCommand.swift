@@ -1,12 +1,7 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Foundation
+internal import RotationHistory
+internal import SCIMRotatorCore
 
 extension SCIMRotator {
     struct History: AsyncParsableCommand {
@@ -24,7 +19,8 @@ extension SCIMRotator {
 
                 Secrets are never recorded; keys created here carry an HMAC-SHA256 fingerprint under a random \
                 per-database key, so "was this token ever issued here?" can be answered without storing it.
-                """
+                """,
+            subcommands: [Copy.self]
         )
 
         enum Format: String, ExpressibleByArgument, CaseIterable {
@@ -90,7 +86,7 @@ extension SCIMRotator {
                 kinds: Self.expand(event),
                 limit: limit
             )
-            let store = try common.openStore(readOnly: true)
+            let store = try await common.openStore(readOnly: true)
             let events = try await store.events(filter)
             switch format {
             case .json:

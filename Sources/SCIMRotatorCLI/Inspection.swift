@@ -1,11 +1,9 @@
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import Delivery
+internal import Foundation
+internal import RotationEngine
+internal import RotationHistory
+internal import RotationPolicy
+internal import SCIMRotatorCore
 
 /// A read-only look at one policy: the zone's keys now, the journal reconciled with them (in memory only), which
 /// sink holds which key, and what the planner would do at a given time. `plan` and `status` are built on it; it
@@ -64,6 +62,35 @@ struct Inspection: Encodable {
 
     /// Needs attention: exit status 1 for `status`.
     var needsAttention: Bool { error != nil || blocked || stuck || currentProblem != nil }
+
+    /// Inspects every policy, `concurrency` at a time as `reconcile` runs them (each one waits on its cloud calls,
+    /// which the shared rate limiters pace), and returns them in the policies' order.
+    static func inspect(
+        _ policies: [Policy],
+        wiring: Wiring,
+        store: (any HistoryStore)?,
+        at moment: Date,
+        concurrency: Int = 16
+    ) async -> [Inspection] {
+        await withTaskGroup(of: (Int, Inspection).self) { group in
+            var results = [Inspection?](repeating: nil, count: policies.count)
+            var started = 0
+            while started < min(concurrency, policies.count) {
+                let index = started
+                group.addTask { (index, await inspect(policies[index], wiring: wiring, store: store, at: moment)) }
+                started += 1
+            }
+            while let (index, inspection) = await group.next() {
+                results[index] = inspection
+                if started < policies.count {
+                    let next = started
+                    group.addTask { (next, await inspect(policies[next], wiring: wiring, store: store, at: moment)) }
+                    started += 1
+                }
+            }
+            return results.compactMap { $0 }
+        }
+    }
 
     static func inspect(_ policy: Policy, wiring: Wiring, store: (any HistoryStore)?, at: Date) async -> Inspection {
         var inspection = Inspection(
@@ -133,7 +160,7 @@ struct Inspection: Encodable {
                 return inspection
             }
             inspection.syncStatus = sync?.rawValue
-            let reconciled = JournalSyncPreview.apply(
+            let reconciled = KeyReconcilerPreview.apply(
                 policy: policy,
                 observed: observed,
                 records: records,

@@ -1,12 +1,9 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Foundation
+internal import RotationEngine
+internal import RotationHistory
+internal import RotationPolicy
+internal import SCIMRotatorCore
 
 extension SCIMRotator {
     struct PlanCommand: AsyncParsableCommand {
@@ -50,7 +47,7 @@ extension SCIMRotator {
         func run() async throws {
             let policies = try common.loadPolicies(only: only)
             let wiring = Wiring(
-                store: try ReadOnlyStore.open(common),
+                store: try await ReadOnlyStore.open(common),
                 databasePath: common.databasePath,
                 logger: common.logger()
             )
@@ -62,11 +59,8 @@ extension SCIMRotator {
                 }
                 moment = parsed
             }
-            let store = try? ReadOnlyStore.openExisting(common)
-            var inspections: [Inspection] = []
-            for policy in policies {
-                inspections.append(await Inspection.inspect(policy, wiring: wiring, store: store, at: moment))
-            }
+            let store = try? await ReadOnlyStore.openExisting(common)
+            let inspections = await Inspection.inspect(policies, wiring: wiring, store: store, at: moment)
             switch format {
             case .json:
                 Console.line(JSONOutput.render(inspections))
@@ -97,19 +91,18 @@ extension SCIMRotator {
 /// Read-only access to the history for commands that must not create or change it.
 enum ReadOnlyStore {
     /// The history if it exists, else an empty in-memory one (first contact: nothing recorded yet).
-    static func open(_ common: CommonOptions) throws -> any HistoryStore {
-        if let store = try openExisting(common) { return store }
+    static func open(_ common: CommonOptions) async throws -> any HistoryStore {
+        if let store = try await openExisting(common) { return store }
         return try SQLiteHistoryStore()
     }
 
-    static func openExisting(_ common: CommonOptions) throws -> SQLiteHistoryStore? {
-        guard FileManager.default.fileExists(atPath: common.databasePath) else { return nil }
-        return try common.openStore(readOnly: true)
+    static func openExisting(_ common: CommonOptions) async throws -> (any HistoryStore)? {
+        try await HistoryDatabase.openExisting(common.databasePath)
     }
 }
 
 /// The journal reconciliation, applied in memory only.
-enum JournalSyncPreview {
+enum KeyReconcilerPreview {
     static func apply(
         policy: Policy,
         observed: [SCIMKey],
@@ -118,7 +111,13 @@ enum JournalSyncPreview {
         now: Date
     ) -> [KeyRecord] {
         var byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
-        let sync = JournalSync.reconcile(policy: policy, observed: observed, records: records, active: active, now: now)
+        let sync = KeyReconciler.reconcile(
+            policy: policy,
+            observed: observed,
+            records: records,
+            active: active,
+            now: now
+        )
         for record in sync.keys { byId[record.keyId] = record }
         return byId.values.sorted { $0.firstSeen < $1.firstSeen }
     }

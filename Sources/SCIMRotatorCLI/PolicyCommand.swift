@@ -1,12 +1,8 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Delivery
+internal import Foundation
+internal import RotationPolicy
+internal import SCIMRotatorCore
 
 extension SCIMRotator {
     struct PolicyGroup: ParsableCommand {

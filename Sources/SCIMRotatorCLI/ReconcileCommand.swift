@@ -1,12 +1,8 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Foundation
+internal import Notifications
+internal import RotationEngine
+internal import SCIMRotatorCore
 
 extension SCIMRotator {
     struct Reconcile: AsyncParsableCommand {
@@ -34,7 +30,7 @@ extension SCIMRotator {
 
         func run() async throws {
             let policies = try common.loadPolicies(only: only)
-            let store = try common.openStore()
+            let store = try await common.openStore()
             let wiring = try common.wiring(store: store, logger: common.logger())
             let scheduler = Scheduler(
                 configuration: .init(concurrency: concurrency),

@@ -1,12 +1,10 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Foundation
+internal import Notifications
+internal import RotationEngine
+internal import RotationHistory
+internal import RotationPolicy
+internal import SCIMRotatorCore
 
 extension SCIMRotator {
     struct Rotate: AsyncParsableCommand {
@@ -69,7 +67,7 @@ extension SCIMRotator {
 
         func run() async throws {
             let policy = try common.loadPolicies(only: [self.policy])[0]
-            let store = try common.openStore()
+            let store = try await common.openStore()
             let wiring = try common.wiring(store: store, logger: common.logger())
             let request = RotationRequest(
                 trigger: emergency ? .emergency : .manual,

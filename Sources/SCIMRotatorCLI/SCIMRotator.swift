@@ -1,12 +1,6 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+public import ArgumentParser
+internal import Delivery
+internal import Foundation
 
 /// `scim-rotator`: keeps the SCIM bearer keys of cloud identity centers fresh.
 public struct SCIMRotator: AsyncParsableCommand {

@@ -1,12 +1,6 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Foundation
+internal import SCIMRotatorCore
 
 extension SCIMRotator {
     struct Status: AsyncParsableCommand {
@@ -30,17 +24,14 @@ extension SCIMRotator {
 
         func run() async throws {
             let policies = try common.loadPolicies(only: only)
-            let store = try ReadOnlyStore.openExisting(common)
+            let store = try await ReadOnlyStore.openExisting(common)
             let wiring = Wiring(
-                store: try ReadOnlyStore.open(common),
+                store: try await ReadOnlyStore.open(common),
                 databasePath: common.databasePath,
                 logger: common.logger()
             )
             let now = wiring.clock.now()
-            var inspections: [Inspection] = []
-            for policy in policies {
-                inspections.append(await Inspection.inspect(policy, wiring: wiring, store: store, at: now))
-            }
+            let inspections = await Inspection.inspect(policies, wiring: wiring, store: store, at: now)
             switch format {
             case .json:
                 Console.line(JSONOutput.render(inspections))

@@ -1,12 +1,8 @@
-import ArgumentParser
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import ArgumentParser
+internal import Foundation
+internal import RotationHistory
+internal import RotationPolicy
+internal import SCIMRotatorCore
 
 extension SCIMRotator {
     struct Sync: AsyncParsableCommand {
@@ -78,25 +74,9 @@ extension SCIMRotator {
             func apply(_ status: SyncStatus) async throws {
                 let policy = try common.loadPolicies(only: [self.policy])[0]
                 try Sync.requireSwitch(policy)
-                let store = try common.openStore()
+                let store = try await common.openStore()
                 let wiring = Wiring(store: store, databasePath: common.databasePath, logger: common.logger())
-                let provider = try wiring.provider(for: policy)
-                let before = try await provider.syncStatus()
-                try await provider.setSyncStatus(status)
-                try await store.record(
-                    JournalWrite(events: [
-                        NewEvent(
-                            policy: policy.name,
-                            provider: policy.provider,
-                            zone: policy.zone,
-                            kind: status == .enabled ? .syncEnabled : .syncDisabled,
-                            actor: .manual,
-                            reason: reason ?? "sync \(status == .enabled ? "enable" : "disable") from the CLI",
-                            detail: ["before": before.rawValue]
-                        )
-                    ]),
-                    at: wiring.clock.now()
-                )
+                let before = try await wiring.setSyncStatus(policy, status, reason: reason)
                 Console.line("\(policy.name): SCIM synchronization \(before.rawValue) → \(status.rawValue)")
             }
         }

@@ -1,11 +1,5 @@
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
+internal import Foundation
+internal import SCIMRotatorCore
 
 /// Left-aligned columns for human output.
 struct TextTable {
@@ -46,27 +40,14 @@ enum JSONOutput {
 
 enum Times {
     /// `2027-01-31 08:00Z`.
-    static func short(_ date: Date?) -> String {
-        guard let date else { return "-" }
-        let text = date.formatted(Date.ISO8601FormatStyle())
-        return String(text.prefix(16)).replacingOccurrences(of: "T", with: " ") + "Z"
-    }
+    static func short(_ date: Date?) -> String { date.map(TimeText.minute) ?? "-" }
 
-    /// `in 29d`, `3h ago`.
+    /// `in 29d`, `3h ago`, `now`.
     static func relative(_ date: Date?, to now: Date) -> String {
         guard let date else { return "-" }
         let seconds = date.timeIntervalSince(now)
-        let magnitude = abs(seconds)
-        let text: String
-        if magnitude >= 2 * 86_400 {
-            text = "\(Int(magnitude / 86_400))d"
-        } else if magnitude >= 3_600 {
-            text = "\(Int(magnitude / 3_600))h"
-        } else if magnitude >= 60 {
-            text = "\(Int(magnitude / 60))m"
-        } else {
-            return "now"
-        }
+        if abs(seconds) < 60 { return "now" }
+        let text = TimeText.span(abs(seconds))
         return seconds >= 0 ? "in \(text)" : "\(text) ago"
     }
 
@@ -76,7 +57,7 @@ enum Times {
         if let date = try? Date(text, strategy: Date.ISO8601FormatStyle().year().month().day()) { return date }
         let negative = text.hasPrefix("-")
         let body = negative || text.hasPrefix("+") ? String(text.dropFirst()) : text
-        if let span = TimeSpanParser.parse(body) { return now.addingTimeInterval(negative ? -span : span) }
+        if let span = TimeSpan(parsing: body)?.timeInterval { return now.addingTimeInterval(negative ? -span : span) }
         return nil
     }
 }

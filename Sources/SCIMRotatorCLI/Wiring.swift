@@ -1,19 +1,13 @@
-import CloudProviders
-import Delivery
-import Foundation
-import Logging
-import Notifications
-import RotationEngine
-import RotationHistory
-import RotationPolicy
-import SCIMRotatorCore
-import Transport
-
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
+internal import CloudProviders
+internal import Delivery
+public import Foundation
+public import Logging
+public import Notifications
+public import RotationEngine
+public import RotationHistory
+public import RotationPolicy
+public import SCIMRotatorCore
+public import Transport
 
 /// Builds providers, sinks and runners for policies: the one place that knows every concrete implementation.
 /// Public for the benchmark, which drives fleets through exactly the code the CLI uses.
@@ -171,6 +165,7 @@ public struct Wiring: Sendable {
             shutdown: shutdown,
             failPoints: failPoints,
             secrets: secrets,
+            lock: lock(for: policy),
             onEvent: { [onEvent, notifier] event in
                 onEvent(event)
                 notifier?.notify(event, policy: policy)
@@ -181,44 +176,34 @@ public struct Wiring: Sendable {
     /// How long to wait for another process's work on a policy (`SCIM_ROTATOR_LOCK_WAIT` seconds, default 60).
     var lockWait: Double { environment["SCIM_ROTATOR_LOCK_WAIT"].flatMap(Double.init) ?? 60 }
 
-    /// One pass over a policy, holding its lock so that no other process works on the zone meanwhile.
+    /// The policy's lock, which its runner holds around every change to the zone or the journal.
+    func lock(for policy: Policy) -> PolicyLock {
+        PolicyLock(database: HistoryDatabase.lockLocation(databasePath), policy: policy.name, wait: lockWait)
+    }
+
+    /// One pass over a policy, under its lock so that no other process works on the zone meanwhile.
     public func pass(_ policy: Policy, request: RotationRequest? = nil) async -> PassResult {
-        await locked(policy) { await $0.pass(request: request) }
+        await run(policy) { await $0.pass(request: request) }
     }
 
     /// Records a person's confirmation of a manual delivery and promotes the key, under the policy's lock.
     public func confirm(_ policy: Policy, reason: String?) async -> PassResult {
-        await locked(policy) { await $0.confirm(reason: reason) }
+        await run(policy) { await $0.confirm(reason: reason) }
     }
 
-    /// Runs `body` with the policy's runner while holding the policy's lock.
-    func locked(_ policy: Policy, _ body: (PolicyRunner) async -> PassResult) async -> PassResult {
-        let lockPath = PolicyLocks.path(database: databasePath, policy: policy.name)
-        let lock: FileLock?
-        if let lockPath {
-            switch Result(catching: { try FileLock.acquire(path: lockPath, wait: lockWait) }) {
-            case .success(.success(let held)): lock = held
-            case .success(.failure(let held)):
-                return PassResult(
-                    policy: policy.name,
-                    outcome: .failed,
-                    message: "another scim-rotator is working on this policy (\(held)); try again later",
-                    nextCheck: clock.now().addingTimeInterval(60),
-                    rotations: []
-                )
-            case .failure(let error):
-                return PassResult(
-                    policy: policy.name,
-                    outcome: .failed,
-                    message: "\(error)",
-                    nextCheck: clock.now().addingTimeInterval(60),
-                    rotations: []
-                )
-            }
-        } else {
-            lock = nil
-        }
-        defer { withExtendedLifetime(lock) {} }
+    /// Turns the zone's SCIM synchronization on or off, under the policy's lock; returns the status it replaced.
+    public func setSyncStatus(_ policy: Policy, _ status: SyncStatus, reason: String?) async throws -> SyncStatus {
+        try await SyncSwitch(
+            policy: policy,
+            provider: try provider(for: policy),
+            store: store,
+            clock: clock,
+            lock: lock(for: policy)
+        ).set(status, reason: reason)
+    }
+
+    /// Runs `body` with the policy's runner; a runner that cannot be built fails the pass.
+    func run(_ policy: Policy, _ body: (PolicyRunner) async -> PassResult) async -> PassResult {
         do {
             return await body(try runner(for: policy))
         } catch {
@@ -231,31 +216,5 @@ public struct Wiring: Sendable {
                 rotations: []
             )
         }
-    }
-}
-
-/// Lock files beside the database, named after the file the database path resolves to: a symlink (or `./x`, or
-/// `dir/../x`) to the same database takes the same locks.
-enum PolicyLocks {
-    /// `<db>.locks/<policy>.lock`; nil for an in-memory database.
-    static func path(database: String, policy: String) -> String? {
-        database == ":memory:" ? nil : "\(resolved(database)).locks/\(policy).lock"
-    }
-
-    static func daemonPath(database: String) -> String { "\(resolved(database)).lock" }
-
-    /// The database file with every symlink resolved; for a file not created yet, its resolved directory and name.
-    static func resolved(_ database: String) -> String {
-        if let real = realPath(database) { return real }
-        let directory = (database as NSString).deletingLastPathComponent
-        let name = (database as NSString).lastPathComponent
-        guard let real = realPath(directory.isEmpty ? "." : directory) else { return database }
-        return (real as NSString).appendingPathComponent(name)
-    }
-
-    static func realPath(_ path: String) -> String? {
-        guard let pointer = realpath(path, nil) else { return nil }
-        defer { free(pointer) }
-        return String(cString: pointer)
     }
 }

@@ -81,13 +81,6 @@ public struct TimeSpan: Sendable, Hashable, Comparable, CustomStringConvertible,
     }
 }
 
-extension TimeSpan {
-    /// The time span from `start` to `end`, whole seconds rounded down.
-    public static func between(_ start: Double, _ end: Double) -> TimeSpan {
-        TimeSpan(seconds: Int64((end - start).rounded(.down)))
-    }
-}
-
 extension Int {
     /// The number in decimal, left-padded with zeros to `width` digits.
     public func zeroPadded(_ width: Int) -> String {

@@ -3,6 +3,7 @@ import CloudProviders
 import Delivery
 import Foundation
 import Logging
+import Notifications
 import RotationEngine
 import RotationHistory
 import RotationPolicy
@@ -207,6 +208,28 @@ public final class RotationHarness: Sendable {
         )
     }
 
+    /// A notifier that posts to `transport`, records into this harness's history on its clock, and never pauses
+    /// between attempts.
+    public func notifier(_ transport: any HTTPTransport, retry: RetryPolicy? = nil) -> Notifier {
+        guard let retry else {
+            return Notifier(
+                transport: transport,
+                store: store,
+                clock: clock,
+                logger: Logger(label: "t"),
+                pause: { _ in }
+            )
+        }
+        return Notifier(
+            transport: transport,
+            store: store,
+            clock: clock,
+            logger: Logger(label: "t"),
+            retry: retry,
+            pause: { _ in }
+        )
+    }
+
     public func runner(
         failPoints: FailPoints = .none,
         sinks: [any DeliverySink]? = nil,
@@ -336,24 +359,42 @@ public final class RotationHarness: Sendable {
     }
 }
 
-/// A log handler that keeps every line, metadata included, for tests that check what reaches the logs.
-public final class CapturingLogHandler: LogHandler, @unchecked Sendable {
-    public static let lines = Mutex<[String]>([])
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level = .trace
-    public let label: String
+/// Every line logged through its loggers, metadata included, for a test that checks what reaches the logs. Each
+/// test owns its capture, so tests running in parallel do not see each other's lines.
+public final class LogCapture: Sendable {
+    private let captured = Mutex<[String]>([])
 
-    public init(label: String) {
-        self.label = label
+    public init() {}
+
+    /// A logger whose lines this capture keeps.
+    public func logger(label: String, level: Logger.Level = .trace) -> Logger {
+        var logger = Logger(label: label) { [self] label in Handler(label: label, capture: self) }
+        logger.logLevel = level
+        return logger
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
-        get { metadata[key] }
-        set { metadata[key] = newValue }
-    }
+    /// The lines so far, in order.
+    public var lines: [String] { captured.withLock { $0 } }
 
-    public func log(event: LogEvent) {
-        let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
-        Self.lines.withLock { $0.append("\(event.level) \(event.message) \(merged)") }
+    struct Handler: LogHandler {
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        let label: String
+        let capture: LogCapture
+
+        init(label: String, capture: LogCapture) {
+            self.label = label
+            self.capture = capture
+        }
+
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
+            capture.captured.withLock { $0.append("\(event.level) \(event.message) \(merged)") }
+        }
     }
 }

@@ -6,6 +6,7 @@ import RotationHistory
 import RotationPolicy
 import SCIMRotatorCore
 import SCIMRotatorTesting
+import ServiceLifecycle
 import Synchronization
 import Testing
 import Transport
@@ -28,7 +29,9 @@ struct ObservabilityTests {
             health: health,
             logger: Logger(label: "t")
         )
-        let port = try await server.start()
+        let group = ServiceGroup(services: [server], logger: Logger(label: "t"))
+        let running = Task { try await group.run() }
+        let port = try await server.listening()
         let base = "http://127.0.0.1:\(port)"
 
         #expect(try await Self.get(base + "/healthz").status == 503, "no tick yet")
@@ -76,7 +79,8 @@ struct ObservabilityTests {
         let gone = keys.filter { !h.zoneKeys.map(\.id).contains($0) }
         #expect(!gone.isEmpty)
         for key in gone { #expect(!after.contains("key_id=\"\(key)\""), "gauge of deleted key \(key)") }
-        await server.stop()
+        await group.triggerGracefulShutdown()
+        try await running.value
     }
 
     @Test("JSON logs: one object per line with level, message and metadata")

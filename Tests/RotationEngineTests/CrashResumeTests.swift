@@ -89,11 +89,27 @@ struct CrashResumeTests {
         let h = try RotationHarness(provider: kind)
         await h.pass()
         h.advance(days: 61)
-        for _ in 0..<6 {
-            _ = await h.pass(failPoints: FailPoints(["after:created": .crash], crashByThrowing: true))
+        // Each attempt (the first and every start-over) is killed right after its key was created.
+        for _ in 1...PolicyRunner.maxAttempts {
+            let killed = await h.pass(failPoints: FailPoints(["after:created": .crash], crashByThrowing: true))
+            #expect(killed.outcome == .interrupted)
+            #expect(h.zoneKeys.count <= 2)
         }
-        let result = await h.pass()
-        #expect(try await h.count(.rotationFailed) >= 1 || result.outcome == .changed)
+        #expect(try await h.count(.rotationFailed) == 0, "not given up before the bound")
+        #expect(try await h.count(.rotationResumed) == PolicyRunner.maxAttempts - 1)
+        // The next pass abandons the last attempt's key and gives the rotation up instead of creating another.
+        let givenUp = await h.pass(failPoints: FailPoints(["after:created": .crash], crashByThrowing: true))
+        #expect(givenUp.outcome == .failed)
+        let failed = try await h.events(.rotationFailed)
+        #expect(failed.count == 1)
+        #expect(failed.first?.reason?.contains("started over \(PolicyRunner.maxAttempts) times") == true)
+        #expect(try await h.count(.keyCreated) == 1 + PolicyRunner.maxAttempts)
+        // After the back-off a new rotation starts afresh and completes.
+        let state = try await h.store.policyState(policy: "test")
+        h.clock.set(try #require(state.nextAttemptAt))
+        #expect(await h.pass().outcome == .changed)
+        #expect(try await h.count(.rotationCompleted) == 2)
+        #expect(try await h.count(.rotationFailed) == 1)
         #expect(h.zoneKeys.count <= 2)
     }
 

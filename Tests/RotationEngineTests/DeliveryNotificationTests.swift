@@ -70,14 +70,7 @@ struct DeliveryNotificationTests {
             $0.rotation.stuckAfter = 2
             $0.notify = [NotifySpec(url: URL(string: "http://127.0.0.1:9/hook")!, on: Set(NotificationKind.allCases))]
         }
-        let notifier = Notifier(
-            transport: webhook,
-            store: h.store,
-            clock: h.clock,
-            logger: Logger(label: "t"),
-            retry: RetryPolicy(maxAttempts: 3, baseDelay: 0, maxDelay: 0),
-            pause: { _ in }
-        )
+        let notifier = h.notifier(webhook, retry: RetryPolicy(maxAttempts: 3, baseDelay: 0, maxDelay: 0))
         let policy = h.policy
         let runner = { h.runner(onEvent: { notifier.notify($0, policy: policy) }) }
         _ = await runner().pass()  // success
@@ -126,14 +119,7 @@ struct DeliveryNotificationTests {
         let h = try RotationHarness {
             $0.notify = [NotifySpec(url: URL(string: "http://127.0.0.1:9/hook")!, on: [.success])]
         }
-        let notifier = Notifier(
-            transport: webhook,
-            store: h.store,
-            clock: h.clock,
-            logger: Logger(label: "t"),
-            retry: .none,
-            pause: { _ in }
-        )
+        let notifier = h.notifier(webhook, retry: RetryPolicy.none)
         let policy = h.policy
         let result = await h.runner(onEvent: { notifier.notify($0, policy: policy) }).pass()
         #expect(result.outcome == .changed)
@@ -143,6 +129,25 @@ struct DeliveryNotificationTests {
         webhook.fail()
         await notifier.drain()
         #expect(try await h.count(.notificationFailed) == 1)
+    }
+
+    @Test("a webhook that refuses (HTTP 404) is not asked again; one that is overloaded (HTTP 503) is")
+    func webhookRetryClass() async throws {
+        for (status, attempts) in [(404, "1"), (503, "2")] {
+            let webhook = FakeWebhook()
+            webhook.fail(.init(status: status, times: 1))
+            let h = try RotationHarness {
+                $0.notify = [NotifySpec(url: URL(string: "http://127.0.0.1:9/hook")!, on: [.success])]
+            }
+            let notifier = h.notifier(webhook, retry: RetryPolicy(maxAttempts: 3, baseDelay: 0, maxDelay: 0))
+            let policy = h.policy
+            _ = await h.runner(onEvent: { notifier.notify($0, policy: policy) }).pass()
+            await notifier.drain()
+            let recorded = try await h.events(.notificationSent, .notificationFailed)
+            #expect(recorded.count == 1)
+            #expect(recorded.first?.kind == (status == 404 ? .notificationFailed : .notificationSent), "\(status)")
+            #expect(recorded.first?.detail?.contains("\"attempts\":\"\(attempts)\"") == true, "\(status)")
+        }
     }
 
     @Test(
@@ -165,13 +170,7 @@ struct DeliveryNotificationTests {
         let h = try RotationHarness(databasePath: database) {
             $0.notify = [NotifySpec(url: URL(string: "http://127.0.0.1:9/hook")!, on: Set(NotificationKind.allCases))]
         }
-        let notifier = Notifier(
-            transport: webhook,
-            store: h.store,
-            clock: h.clock,
-            logger: Logger(label: "t"),
-            pause: { _ in }
-        )
+        let notifier = h.notifier(webhook)
         let sinks: [any DeliverySink] = [
             FileSink(path: directory + "/key.token"), ExecSink(command: [script, "--app", "okta"]),
             VaultSink(
@@ -182,8 +181,8 @@ struct DeliveryNotificationTests {
             ),
             h.sink,
         ]
-        var logger = Logger(label: "scim-rotator") { CapturingLogHandler(label: $0) }
-        logger.logLevel = .trace
+        let capture = LogCapture()
+        let logger = capture.logger(label: "scim-rotator")
         let policy = h.policy
         var messages: [String] = []
         func pass(_ request: RotationRequest? = nil) async {
@@ -200,7 +199,7 @@ struct DeliveryNotificationTests {
         let secrets = h.sink.delivered.map { $0.secret.reveal() }
         #expect(secrets.count >= 4)
         var haystacks: [(String, String)] = []
-        haystacks.append(("logs", CapturingLogHandler.lines.withLock { $0.joined(separator: "\n") }))
+        haystacks.append(("logs", capture.lines.joined(separator: "\n")))
         haystacks.append(
             (
                 "history",

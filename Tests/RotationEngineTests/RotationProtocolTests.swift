@@ -57,17 +57,16 @@ struct RotationProtocolTests {
         }
         let end = h.clock.now().addingTimeInterval(365 * 86_400)
         let scheduler = Scheduler(
-            configuration: .init(concurrency: 1, resync: 86_400),
+            configuration: .init(concurrency: 1, resync: 86_400, until: end),
             clock: h.clock,
             logger: .init(label: "t"),
             loadPolicies: { [h.policy] },
             runPass: { _ in await h.runner().pass() }
         )
-        let (signals, _) = AsyncStream.makeStream(of: SchedulerSignal.self)
         // The virtual clock never sleeps for real (sleepSpeed is infinite): a year runs in seconds. How fast is the
         // benchmark's business, not a test's (a wall-clock bound fails on a loaded machine).
         #expect(h.clock.realDelay(until: end) == 0)
-        try await scheduler.run(signals: signals, until: end)
+        try await scheduler.run()
         #expect(try await h.count(.keyCreated) == 7)
         #expect(try await h.count(.rotationCompleted) == 7)
         let canDisable = kind.traits.canDisable
@@ -183,18 +182,25 @@ struct RotationProtocolTests {
 
 @Suite("The key limit")
 struct KeyLimitTests {
-    @Test("at the limit, the oldest safe key is retired first (disabled before expired before oldest)")
-    func retiresSafeKey() async throws {
-        let h = try RotationHarness()
-        let older = h.seedKey(ageDays: 200)
-        await h.pass()  // adopts... the only usable key
-        let newest = h.seedKey(ageDays: 1, status: .disabled)
-        h.advance(days: 150)  // the adopted key is due
-        await h.pass()
-        let retired = try await h.events(.keyRetired)
-        #expect(retired.map(\.keyId) == [newest.id], "the disabled key goes first")
+    @Test(
+        "at the limit, the safest keys are retired first (disabled before expired, the oldest first within each); the current key stays",
+        arguments: ProviderKind.allCases
+    )
+    func retiresSafeKey(kind: ProviderKind) async throws {
+        // The whole ranking (with undelivered and previous keys) is SafetyTests.ranking; here, end to end.
+        let h = try RotationHarness(provider: kind) { $0.keyLimit = 2 }
+        let current = h.seedKey(ageDays: 10)
+        #expect(await h.pass().outcome == .changed)  // adopts the only usable key; not due yet
+        let expired = h.seedKey(ageDays: 40, lifetimeDays: 30)  // the oldest candidate, but enabled
+        let disabledNewer = h.seedKey(ageDays: 1, status: .disabled)
+        let disabledOlder = h.seedKey(ageDays: 5, status: .disabled)
+        // Four keys, a limit of two: three must go for the new key to fit.
+        let result = await h.pass(RotationRequest(trigger: .manual, reason: "ranking"))
+        #expect(result.outcome == .changed, "\(result.message)")
+        let retired = try await h.events(.keyRetired).map(\.keyId)
+        #expect(retired == [disabledOlder.id, disabledNewer.id, expired.id])
+        #expect(h.zoneKeys.contains { $0.id == current.id }, "the current key is never retired")
         #expect(try await h.count(.rotationCompleted) == 1)
-        #expect(h.zoneKeys.contains { $0.id == older.id }, "the current key is never retired")
         #expect(try await h.invariantViolations().isEmpty)
     }
 

@@ -20,7 +20,9 @@ func digest(_ path: String) -> String {
 /// Overwrites the page header of the database's last page (after its WAL was checkpointed): a damaged b-tree page.
 func corruptLastPage(_ path: String) throws {
     let size = try #require(try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
-    let pageSize = try DatabaseQueue(path: path).read { db in try Int.fetchOne(db, sql: "PRAGMA page_size") } ?? 4_096
+    let pageSize =
+        try SQLiteHistoryStore.unsafeConnection(path: path) { db in try Int.fetchOne(db, sql: "PRAGMA page_size") }
+        ?? 4_096
     let handle = try #require(FileHandle(forUpdatingAtPath: path))
     try handle.seek(toOffset: UInt64(size - pageSize))
     try handle.write(contentsOf: Data(repeating: 0xEE, count: 16))
@@ -65,7 +67,7 @@ struct HistoryHardeningTests {
         _ = try SQLiteHistoryStore(path: loose)
         #expect(mode(loose) == 0o600)
         let lockDirectory = path + ".locks"
-        let lock = try FileLock.acquire(path: lockDirectory + "/p.lock").get()
+        let lock = try await FileLock.acquire(path: lockDirectory + "/p.lock").get()
         #expect(mode(lockDirectory) == 0o700)
         #expect(mode(lock.path) == 0o600)
         withExtendedLifetime(store) {}
@@ -75,11 +77,13 @@ struct HistoryHardeningTests {
     func ownership() async throws {
         let ours = path()
         _ = try SQLiteHistoryStore(path: ours)
-        let id = try await DatabaseQueue(path: ours).read { db in try Int32.fetchOne(db, sql: "PRAGMA application_id") }
+        let id = try SQLiteHistoryStore.unsafeConnection(path: ours) { db in
+            try Int32.fetchOne(db, sql: "PRAGMA application_id")
+        }
         #expect(id == SQLiteHistoryStore.applicationID)
 
         let foreign = path()
-        try await DatabaseQueue(path: foreign).write { db in
+        try SQLiteHistoryStore.unsafeConnection(path: foreign) { db in
             try db.execute(
                 sql: "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5)"
             )
@@ -92,7 +96,7 @@ struct HistoryHardeningTests {
         #expect(digest(foreign) == before, "not a byte was written")
 
         let marked = path()
-        try await DatabaseQueue(path: marked).write { db in
+        try SQLiteHistoryStore.unsafeConnection(path: marked) { db in
             try db.execute(sql: "PRAGMA application_id = 1234; CREATE TABLE meta (key TEXT)")
         }
         let other = #expect(throws: HistoryError.self) { try SQLiteHistoryStore(path: marked) }
@@ -100,10 +104,12 @@ struct HistoryHardeningTests {
 
         // An empty SQLite file (created by hand) is fine, and becomes ours.
         let empty = path()
-        try await DatabaseQueue(path: empty).write { db in try db.execute(sql: "PRAGMA user_version = 0") }
+        try SQLiteHistoryStore.unsafeConnection(path: empty) { db in try db.execute(sql: "PRAGMA user_version = 0") }
         _ = try SQLiteHistoryStore(path: empty)
         #expect(
-            try await DatabaseQueue(path: empty).read { try Int32.fetchOne($0, sql: "PRAGMA application_id") }
+            try SQLiteHistoryStore.unsafeConnection(path: empty) {
+                try Int32.fetchOne($0, sql: "PRAGMA application_id")
+            }
                 == SQLiteHistoryStore.applicationID
         )
 
@@ -124,7 +130,7 @@ struct HistoryHardeningTests {
             try await fill(store, events: 300)
             #expect(try await store.integrityCheck() == ["ok"])
         }
-        try await DatabaseQueue(path: path).writeWithoutTransaction { db in
+        try SQLiteHistoryStore.unsafeConnection(path: path) { db in
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
         try corruptLastPage(path)

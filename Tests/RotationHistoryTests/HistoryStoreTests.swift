@@ -24,9 +24,9 @@ struct HistoryStoreTests {
         )
     }
 
-    @Test("events are chained and the chain verifies")
-    func chain() async throws {
-        let store = try SQLiteHistoryStore()
+    @Test("events are chained and the chain verifies", arguments: Backend.available)
+    func chain(_ backend: Backend) async throws {
+        let store = try await backend.makeStore()
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         for index in 0..<20 {
             try await store.record(
@@ -77,9 +77,9 @@ struct HistoryStoreTests {
         #expect(broken.firstBroken?.problem.contains("link") == true)
     }
 
-    @Test("filters: policy, kinds, time range, most recent N")
-    func filters() async throws {
-        let store = try SQLiteHistoryStore()
+    @Test("filters: policy, kinds, time range, most recent N, sequence numbers", arguments: Backend.available)
+    func filters(_ backend: Backend) async throws {
+        let store = try await backend.makeStore()
         let start = Date(timeIntervalSince1970: 1_800_000_000)
         for index in 0..<10 {
             try await store.record(
@@ -97,11 +97,13 @@ struct HistoryStoreTests {
             .map(\.seq) == [3, 4, 5]
         )
         #expect(try await store.events(EventFilter(limit: 3)).map(\.seq) == [8, 9, 10])
+        #expect(try await store.events(EventFilter(seqs: 4...6)).map(\.seq) == [4, 5, 6])
+        #expect(try await store.events(EventFilter(policy: "b", seqs: 4...7)).map(\.seq) == [6, 7])
     }
 
-    @Test("journal records round-trip")
-    func journal() async throws {
-        let store = try SQLiteHistoryStore()
+    @Test("journal records round-trip", arguments: Backend.available)
+    func journal(_ backend: Backend) async throws {
+        let store = try await backend.makeStore()
         let now = Date(timeIntervalSince1970: 1_800_000_000)
         var rotation = RotationRecord(
             policy: "p",
@@ -122,8 +124,16 @@ struct HistoryStoreTests {
         #expect(try await store.keys(policy: "p") == [key])
         #expect(try await store.policyState(policy: "p") == state)
         rotation.state = .completed
-        try await store.record(JournalWrite(rotation: rotation), at: now)
+        rotation.keysBeforeCreate = ["k0"]
+        var sink = SinkRecord(policy: "p", sink: "file:/run/scim/key")
+        sink.keyId = "k1"
+        sink.deliveredAt = now
+        try await store.record(JournalWrite(rotation: rotation, sinks: [sink]), at: now)
         #expect(try await store.activeRotation(policy: "p") == nil)
+        #expect(try await store.rotation(id: rotation.id) == rotation)
+        #expect(try await store.sinks(policy: "p") == [sink])
+        #expect(try await store.policyStates() == [state])
+        #expect(try await store.policyState(policy: "other") == PolicyState(policy: "other"))
     }
 
     @Test("the fingerprint key is random per database and stable across opens")
@@ -192,10 +202,10 @@ struct HistoryStoreTests {
     }
 
     @Test("a lock file is exclusive between holders and released with its holder")
-    func fileLock() throws {
+    func fileLock() async throws {
         let path = Self.temporaryPath() + ".lock"
-        var first: FileLock? = try FileLock.acquire(path: path).get()
-        let second = try FileLock.acquire(path: path, wait: 0.1)
+        var first: FileLock? = try await FileLock.acquire(path: path).get()
+        let second = try await FileLock.acquire(path: path, wait: 0.1)
         guard case .failure(let held) = second else {
             Issue.record("a second holder got the lock")
             return
@@ -203,6 +213,6 @@ struct HistoryStoreTests {
         #expect(held.pid == getpid())
         #expect(first != nil)
         first = nil
-        #expect((try? FileLock.acquire(path: path).get()) != nil)
+        #expect((try? await FileLock.acquire(path: path).get()) != nil)
     }
 }

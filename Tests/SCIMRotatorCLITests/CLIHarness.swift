@@ -5,6 +5,12 @@ import Testing
 import FoundationNetworking
 #endif
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Runs the built `scim-rotator` binary as a child process, the way operators and scripts do.
 enum CLI {
     static let binary: String = {
@@ -79,12 +85,9 @@ final class EmulatorChild {
         let (process, out, _) = CLI.process(["emulator", "--port", "0"])
         try process.run()
         self.process = process
-        var line = Data()
-        while true {
-            let byte = out.fileHandleForReading.readData(ofLength: 1)
-            if byte.isEmpty || byte == Data("\n".utf8) { break }
-            line.append(byte)
-        }
+        var text = ""
+        out.read(into: &text, until: { $0.contains("\n") }, deadline: Date().addingTimeInterval(60))
+        let line = Data(text.prefix { $0 != "\n" }.utf8)
         info = try JSONSerialization.jsonObject(with: line) as? [String: Any] ?? [:]
     }
 
@@ -163,5 +166,21 @@ extension CLI {
         }.resume()
         semaphore.wait()
         return result
+    }
+}
+
+extension Pipe {
+    /// Appends what the child writes to `text` until `done(text)`, end of file or `deadline`. Each wait for output
+    /// lasts at most 200 ms (poll) and a read follows only ready output, so a child that writes nothing cannot hold
+    /// the caller past the deadline.
+    func read(into text: inout String, until done: (String) -> Bool, deadline: Date) {
+        let handle = fileHandleForReading
+        while !done(text), Date() < deadline {
+            var poller = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 200) > 0 else { continue }
+            let chunk = handle.availableData
+            if chunk.isEmpty { return }
+            text += String(decoding: chunk, as: UTF8.self)
+        }
     }
 }

@@ -101,12 +101,12 @@ struct CLITests {
         let (process, _, err) = CLI.process(["rotate", "test"] + work.common, environment: environment)
         try process.run()
         if failPoint.hasSuffix("pause") {
-            var seen = Data()
-            while !String(decoding: seen, as: UTF8.self).contains("paused at fail point") {
-                let chunk = err.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                seen.append(chunk)
-            }
+            var seen = ""
+            err.read(
+                into: &seen,
+                until: { $0.contains("paused at fail point") },
+                deadline: Date().addingTimeInterval(20)
+            )
             kill(process.processIdentifier, SIGKILL)
         }
         process.waitUntilExit()
@@ -131,17 +131,13 @@ struct CLITests {
         try first.run()
         var log = ""
         let deadline = Date().addingTimeInterval(20)
-        while !log.contains("rotation.completed"), Date() < deadline {
-            log += String(decoding: firstErr.fileHandleForReading.availableData, as: UTF8.self)
-        }
+        firstErr.read(into: &log, until: { $0.contains("rotation.completed") }, deadline: deadline)
         #expect(log.contains("rotation.completed"))
         let second = try CLI.run(["daemon"] + work.common, environment: emulator.environment)
         #expect(second.status == 1)
         #expect(second.stderr.contains("already running"))
         kill(first.processIdentifier, SIGHUP)
-        while !log.contains("policies reloaded"), Date() < deadline {
-            log += String(decoding: firstErr.fileHandleForReading.availableData, as: UTF8.self)
-        }
+        firstErr.read(into: &log, until: { $0.contains("policies reloaded") }, deadline: deadline)
         #expect(log.contains("policies reloaded"))
         first.terminate()
         first.waitUntilExit()
@@ -244,9 +240,11 @@ struct OperationsCLITests {
         }
         var log = ""
         let deadline = Date().addingTimeInterval(20)
-        while !(log.contains("rotation.completed") && log.contains("\"address\"")), Date() < deadline {
-            log += String(decoding: err.fileHandleForReading.availableData, as: UTF8.self)
-        }
+        err.read(
+            into: &log,
+            until: { $0.contains("rotation.completed") && $0.contains("\"address\"") },
+            deadline: deadline
+        )
         let lines = log.split(separator: "\n")
         #expect(
             !lines.isEmpty && lines.allSatisfy { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) != nil },

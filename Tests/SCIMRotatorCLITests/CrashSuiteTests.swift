@@ -82,11 +82,7 @@ struct CrashSuiteTests {
         if scenario.action == "pause" {
             var seen = ""
             let deadline = Date().addingTimeInterval(20)
-            while !seen.contains("paused at fail point"), Date() < deadline {
-                let chunk = err.fileHandleForReading.availableData
-                if chunk.isEmpty { break }
-                seen += String(decoding: chunk, as: UTF8.self)
-            }
+            err.read(into: &seen, until: { $0.contains("paused at fail point") }, deadline: deadline)
             #expect(seen.contains("paused at fail point \(scenario.point)"), "\(seen)")
             kill(process.processIdentifier, SIGKILL)
         }

@@ -50,15 +50,7 @@ final class StderrLog: @unchecked Sendable {
     }
 
     private func read(until phrase: String, seconds: Double) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        let handle = pipe.fileHandleForReading
-        while !text.contains(phrase), Date() < deadline {
-            var poller = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 200) > 0 else { continue }
-            let chunk = handle.availableData
-            if chunk.isEmpty { break }
-            text += String(decoding: chunk, as: UTF8.self)
-        }
+        pipe.read(into: &text, until: { $0.contains(phrase) }, deadline: Date().addingTimeInterval(seconds))
         return text.contains(phrase)
     }
 }
@@ -374,7 +366,7 @@ struct AuditTrailHardeningTests {
             )
         }
         #expect(try await cli(["audit", "verify"] + work.common).status == 0)
-        try await DatabaseQueue(path: work.db).writeWithoutTransaction { db in
+        try SQLiteHistoryStore.unsafeConnection(path: work.db) { db in
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
         let size = try #require(try FileManager.default.attributesOfItem(atPath: work.db)[.size] as? Int)
@@ -475,7 +467,7 @@ struct AuditTrailHardeningTests {
         try FileManager.default.createDirectory(atPath: snapshot, withIntermediateDirectories: true)
         // A copy of a stopped database: everything checkpointed into the file (a copy without its -wal would miss
         // what only the -wal holds; the README says to copy a live one with sqlite3 .backup).
-        try await DatabaseQueue(path: work.db).writeWithoutTransaction { db in
+        try SQLiteHistoryStore.unsafeConnection(path: work.db) { db in
             try db.execute(sql: "PRAGMA wal_checkpoint(TRUNCATE)")
         }
         try FileManager.default.copyItem(atPath: work.db, toPath: snapshot + "/h.sqlite")

@@ -12,7 +12,7 @@ import SCIMRotatorCore
 /// - a recorded key that is gone: if this tool announced deleting it (intent), the deletion is finished
 ///   (`key.deleted`, `key.retired` or `key.abandoned`); otherwise it `vanished` (`key.vanished`);
 /// - a key announced for disabling that the cloud lists as disabled is finished (`key.disabled`).
-public enum JournalSync {
+public enum KeyReconciler {
     public static func reconcile(
         policy: Policy,
         observed: [SCIMKey],
@@ -21,7 +21,7 @@ public enum JournalSync {
         now: Date
     ) -> JournalWrite {
         let orphan = active.flatMap { Safety.createdDuringCall($0, observed: observed, records: records).ours }
-        var byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
+        let byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
         var changed: [String: KeyRecord] = [:]
         var events: [NewEvent] = []
         func event(
@@ -119,7 +119,6 @@ public enum JournalSync {
             }
             gone.intent = nil
             changed[record.keyId] = gone
-            byId[record.keyId] = gone
         }
         return JournalWrite(keys: changed.values.sorted { $0.keyId < $1.keyId }, events: events)
     }
