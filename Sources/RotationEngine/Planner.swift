@@ -30,6 +30,15 @@ public enum Planner {
                 "SCIM synchronization is disabled in this zone: its keys serve no identity provider until it is enabled (scim-rotator sync enable \(input.policy.name))"
             )
         }
+        if let kept = Safety.lastKeyKept(observed: input.observed, policy: input.policy),
+            let record = input.keys.first(where: { $0.keyId == kept }), record.intent != nil || record.role == .pending
+        {
+            plan.warnings.append(
+                "\(kept) is to be \(record.intent.map { "\($0.rawValue)ed" } ?? "abandoned") but is the zone's only key, "
+                    + "which \(input.policy.provider.traits.serviceName) refuses to delete: it stays (handed to no one) "
+                    + "and is removed once another key exists"
+            )
+        }
         if input.state.stuck {
             plan.warnings.append(
                 "stuck: \(input.state.failures) consecutive failures; last: \(input.state.lastError ?? "?")"
@@ -71,7 +80,9 @@ public enum Planner {
         if let rotation = input.activeRotation {
             return active(rotation, input: input, backoffUntil: backoffUntil)
         }
-        let pendingIntents = input.keys.filter { $0.intent != nil && !$0.role.isGone }.map(\.keyId)
+        // The zone's only key on a cloud that refuses to delete it: its removal waits for another key.
+        let kept = Safety.lastKeyKept(observed: input.observed, policy: policy)
+        let pendingIntents = input.keys.filter { $0.intent != nil && !$0.role.isGone && $0.keyId != kept }.map(\.keyId)
         if !pendingIntents.isEmpty {
             return Plan(
                 action: .finishIntents(keyIds: pendingIntents),
@@ -80,6 +91,7 @@ public enum Planner {
             )
         }
         let strays = Safety.strays(observed: input.observed, records: input.keys, holdings: input.holdings, active: nil)
+            .filter { $0 != kept }
         if !strays.isEmpty {
             return Plan(
                 action: .abandon(keyIds: strays),
@@ -100,8 +112,10 @@ public enum Planner {
             let current = input.observed.first(where: { $0.id == currentRecord.keyId })
         else {
             let hadCurrent = input.keys.contains { $0.promotedAt != nil }
+            // A key whose removal is announced (one kept as the zone's last) is never adopted.
+            let leaving = Set(input.keys.filter { $0.intent != nil }.map(\.keyId))
             if !hadCurrent,
-                let newest = input.observed.filter({ $0.isUsable(at: now) })
+                let newest = input.observed.filter({ $0.isUsable(at: now) && !leaving.contains($0.id) })
                     .max(by: { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) })
             {
                 return Plan(

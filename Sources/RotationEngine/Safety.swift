@@ -184,10 +184,13 @@ public enum Safety {
                 take([(key, standing)], syncGap: key.id == currentId || holdings.mayBeHeld(key.id))
             }
         }
-        if !policy.provider.traits.canDisable, needed >= observed.count {
+        if policy.provider.traits.protectsLastKey, needed >= observed.count {
+            let keys = observed.map { "\($0.id) (expires \(HistoryTime.format($0.expiresAt)))" }
             return .blocked(
-                "the zone holds \(observed.count) of \(limit) keys and \(policy.provider.traits.serviceName) refuses to "
-                    + "delete its last key, so no key can be made room for: raise `keyLimit` to at least 2"
+                "the zone holds \(observed.count) of \(limit) keys (\(keys.joined(separator: "; "))) and "
+                    + "\(policy.provider.traits.serviceName) refuses to delete a zone's last key, so no room can be made "
+                    + "for a new one\(emergency ? ", not even in an emergency" : ""): nothing was deleted. Raise `keyLimit` "
+                    + "to at least 2 (the cloud's limit allowing)"
             )
         }
         if chosen.count >= needed { return .retire(chosen) }
@@ -261,6 +264,13 @@ public enum Safety {
 
     /// Keys this tool created that no rotation is working on and no sink holds (a rotation that failed before
     /// delivery, whose abandon did not finish): they serve no one and are abandoned.
+    /// The zone's only key, where the cloud refuses to delete a zone's last key (``ProviderTraits/protectsLastKey``):
+    /// no removal of it is planned or retried until another key exists.
+    public static func lastKeyKept(observed: [SCIMKey], policy: Policy) -> String? {
+        guard policy.provider.traits.protectsLastKey, observed.count == 1 else { return nil }
+        return observed[0].id
+    }
+
     public static func strays(
         observed: [SCIMKey],
         records: [KeyRecord],

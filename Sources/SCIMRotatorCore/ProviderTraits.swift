@@ -28,8 +28,12 @@ public struct ProviderTraits: Sendable {
     /// Whether Create takes a lifetime (`rotation.keyLifetime`).
     public var supportsKeyLifetime: Bool
     /// Whether a key can be disabled without deleting it. Without it, a key the rotation retires is deleted once its
-    /// grace period is over (there is no disabled state in between), and a zone's last key is never deleted.
+    /// grace period is over (there is no disabled state in between).
     public var canDisable: Bool
+    /// Whether the cloud refuses to delete a zone's last key (Volcano Engine `SCIMTokenDeletionConflict`). The engine
+    /// then never plans to, and a key it must remove (one that failed verification) stays, its removal announced, until
+    /// another key exists.
+    public var protectsLastKey: Bool
     /// Whether the API has a SCIM synchronization switch (`sync` reads and sets it).
     public var hasSyncSwitch: Bool
     /// How many keys (enabled or disabled) the cloud documents a zone may hold.
@@ -80,6 +84,7 @@ extension ProviderTraits {
         defaultKeyLifetime: oneYear,
         supportsKeyLifetime: true,
         canDisable: true,
+        protectsLastKey: false,
         hasSyncSwitch: true,
         // "Up to 2 SCIM keys can be created" (reference §2).
         documentedKeyLimit: 2,
@@ -111,6 +116,7 @@ extension ProviderTraits {
         defaultKeyLifetime: oneYear,
         supportsKeyLifetime: false,
         canDisable: true,
+        protectsLastKey: false,
         hasSyncSwitch: true,
         // "You can create up to two SCIM credentials" (reference §2).
         documentedKeyLimit: 2,
@@ -145,6 +151,7 @@ extension ProviderTraits {
         defaultKeyLifetime: oneYear,
         supportsKeyLifetime: false,
         canDisable: false,
+        protectsLastKey: true,
         hasSyncSwitch: false,
         // Undocumented; the policy's keyLimit overrides it.
         documentedKeyLimit: 2,

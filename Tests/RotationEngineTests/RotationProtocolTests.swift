@@ -204,18 +204,20 @@ struct KeyLimitTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    // Issue 14, open: on a cloud without disable these keyLimit-1 / only-key cases meet the last-key rule
-    // (the cloud refuses to delete its only key); their Volcano expectations are not written yet.
-    @Test(
-        "with no safe candidate the rotation is blocked, naming the keys",
-        arguments: ProviderKind.allCases.filter(\.traits.canDisable)
-    )
+    @Test("with no safe candidate the rotation is blocked, naming the keys", arguments: ProviderKind.allCases)
     func blocked(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.keyLimit = 1 }
         let only = h.seedKey(ageDays: 350)
         let result = await h.pass()
         #expect(result.outcome == .blocked)
         #expect(result.message.contains(only.id))
+        if kind.traits.protectsLastKey {
+            // The cloud refuses to delete a zone's last key: no room can ever be made at a limit of 1.
+            #expect(
+                result.message.contains("refuses to delete a zone's last key") && result.message.contains("keyLimit")
+            )
+            #expect(try await h.count(.keyDeleted) == 0)
+        }
         #expect(try await h.count(.rotationBlocked) == 1)
         #expect(h.zoneKeys.map(\.id) == [only.id])
         let state = try await h.store.policyState(policy: "test")
@@ -283,11 +285,9 @@ struct EmergencyTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    // Issue 14, open: on a cloud without disable these keyLimit-1 / only-key cases meet the last-key rule
-    // (the cloud refuses to delete its only key); their Volcano expectations are not written yet.
     @Test(
-        "at the limit with no other candidate, the compromised key is retired first and the gap recorded",
-        arguments: ProviderKind.allCases.filter(\.traits.canDisable)
+        "at the limit with no other candidate, the compromised key is retired first and the gap recorded (a cloud that refuses to delete its last key blocks, naming it)",
+        arguments: ProviderKind.allCases
     )
     func emergencyAtLimit(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.keyLimit = 1 }
@@ -296,6 +296,17 @@ struct EmergencyTests {
         let normal = await h.pass(RotationRequest(trigger: .manual, reason: nil))
         #expect(normal.outcome == .blocked, "a normal rotation never retires the current key")
         let result = await h.pass(RotationRequest(trigger: .emergency, reason: "leaked"))
+        if kind.traits.protectsLastKey {
+            // Retiring the compromised key first would delete the zone's last key, which the cloud refuses, and a
+            // second key does not fit: a person must act (raise the limit); nothing is deleted meanwhile.
+            #expect(result.outcome == .blocked, "\(result.message)")
+            #expect(result.message.contains(leaked) && result.message.contains("not even in an emergency"))
+            #expect(try await h.count(.keyRetired) == 0)
+            #expect(try await h.count(.keyDeleted) == 0)
+            #expect(h.zoneKeys.map(\.id) == [leaked])
+            #expect(try await h.invariantViolations().isEmpty)
+            return
+        }
         #expect(result.outcome == .changed, "\(result.message)")
         let retired = try await h.events(.keyRetired)
         #expect(retired.map(\.keyId) == [leaked])
@@ -342,19 +353,48 @@ struct FailureTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    // Issue 14, open: on a cloud without disable these keyLimit-1 / only-key cases meet the last-key rule
-    // (the cloud refuses to delete its only key); their Volcano expectations are not written yet.
-    @Test(
-        "a key that fails verification is never handed to anyone",
-        arguments: ProviderKind.allCases.filter(\.traits.canDisable)
-    )
+    @Test("a key that fails verification is never handed to anyone", arguments: ProviderKind.allCases)
     func verifyFails(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.verify.scimURL = URL(string: "http://127.0.0.1:9/not-scim")! }
         let result = await h.pass()
         #expect(result.outcome == .failed)
         #expect(result.message.contains("verify"))
         #expect(h.sink.delivered.isEmpty)
-        #expect(h.zoneKeys.isEmpty)
+        guard kind.traits.protectsLastKey else {
+            #expect(h.zoneKeys.isEmpty)
+            #expect(try await h.count(.keyAbandoned) == 1)
+            return
+        }
+        // The failed key is the zone's only key, which the cloud refuses to delete: it stays, its abandonment
+        // journaled, never adopted nor handed to anyone, and the pass says so.
+        let stray = try #require(h.zoneKeys.first).id
+        #expect(h.zoneKeys.count == 1)
+        #expect(result.message.contains(stray) && result.message.contains("refuses to delete a zone's last key"))
+        #expect(try await h.count(.keyAbandoned) == 0)
+        let record = try #require(try await h.store.keys(policy: "test").first { $0.keyId == stray })
+        #expect(record.intent == .abandon && record.role == .pending)
+        // The next pass neither adopts it nor retries its deletion in a loop: it waits out the back-off, warning.
+        let waiting = await h.pass()
+        #expect(waiting.outcome != .changed, "\(waiting.message)")
+        #expect(try await h.count(.keyAdopted) == 0)
+        let plan = Planner.plan(
+            PlanInput(
+                policy: h.policy,
+                observed: h.zoneKeys,
+                keys: try await h.store.keys(policy: "test"),
+                state: try await h.store.policyState(policy: "test"),
+                now: h.clock.now()
+            )
+        )
+        #expect(plan.warnings.contains { $0.contains(stray) && $0.contains("only key") }, "\(plan.warnings)")
+        // After the back-off a second key is made (room for it: the limit is 2) and fails too; with two keys in the
+        // zone the cloud deletes one, so the zone never grows.
+        h.advance(days: 0.01)
+        let again = await h.pass()
+        #expect(again.outcome == .failed, "\(again.message)")
+        #expect(h.sink.delivered.isEmpty)
+        #expect(h.zoneKeys.count == 1)
+        #expect(try await h.count(.keyCreated) == 2)
         #expect(try await h.count(.keyAbandoned) == 1)
     }
 
