@@ -377,15 +377,7 @@ struct FailureTests {
         let waiting = await h.pass()
         #expect(waiting.outcome != .changed, "\(waiting.message)")
         #expect(try await h.count(.keyAdopted) == 0)
-        let plan = Planner.plan(
-            PlanInput(
-                policy: h.policy,
-                observed: h.zoneKeys,
-                keys: try await h.store.keys(policy: "test"),
-                state: try await h.store.policyState(policy: "test"),
-                now: h.clock.now()
-            )
-        )
+        let plan = try await h.plan()
         #expect(plan.warnings.contains { $0.contains(stray) && $0.contains("only key") }, "\(plan.warnings)")
         // After the back-off a second key is made (room for it: the limit is 2) and fails too; with two keys in the
         // zone the cloud deletes one, so the zone never grows.
@@ -411,15 +403,7 @@ struct FailureTests {
         #expect(delays == [300, 600, 1_200, 2_400])
         #expect(try await h.store.policyState(policy: "test").stuck)
         #expect(try await h.count(.policyStuck) == 1)
-        let plan = Planner.plan(
-            PlanInput(
-                policy: h.policy,
-                observed: h.zoneKeys,
-                keys: try await h.store.keys(policy: "test"),
-                state: try await h.store.policyState(policy: "test"),
-                now: h.clock.now()
-            )
-        )
+        let plan = try await h.plan()
         #expect(plan.warnings.contains { $0.contains("stuck") })
     }
 
@@ -437,5 +421,20 @@ struct FailureTests {
         #expect(try await h.count(.keyAbandoned) == 1)
         #expect(h.zoneKeys.count == 2)
         #expect(try await h.invariantViolations().isEmpty)
+    }
+}
+
+extension RotationHarness {
+    /// What the planner decides now, from the zone as listed and the journal.
+    fileprivate func plan() async throws -> Plan {
+        Planner.plan(
+            PlanInput(
+                policy: policy,
+                observed: zoneKeys,
+                keys: try await store.keys(policy: policy.name),
+                state: try await store.policyState(policy: policy.name),
+                now: clock.now()
+            )
+        )
     }
 }
