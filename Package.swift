@@ -67,17 +67,26 @@ let package = Package(
             dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // Volcano Engine CloudIdentity SCIM credentials: HMAC-SHA256 signing, dialect, client, provider (no disable).
+        .target(
+            name: "VolcengineCloudIdentity",
+            dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // The clouds by ProviderKind: a policy's provider built by its cloud's module (the CLI and the harness use it).
         .target(
             name: "CloudProviders",
-            dependencies: ["SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "RotationPolicy"],
+            dependencies: [
+                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "VolcengineCloudIdentity",
+                "RotationPolicy",
+            ],
             swiftSettings: swiftSettings
         ),
-        // The local emulator of both clouds, their SCIM endpoints and an admin API (Hummingbird).
+        // The local emulator of the three clouds, their SCIM endpoints and an admin API (Hummingbird).
         .target(
             name: "CloudEmulator",
             dependencies: [
-                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO",
+                "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "VolcengineCloudIdentity",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -253,6 +262,12 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "VolcengineCloudIdentityTests",
+            dependencies: ["VolcengineCloudIdentity", "CloudEmulator", "SCIMRotatorCore", "Transport"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "DeliveryTests",
             dependencies: ["Delivery", "SCIMRotatorTesting", "CloudEmulator", "SCIMRotatorCore", "Transport"],
             swiftSettings: swiftSettings
@@ -270,7 +285,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CloudEmulatorTests",
-            dependencies: ["CloudEmulator", "TencentCIC", "AlibabaCloudSSO", "SCIMRotatorCore", "Transport"],
+            dependencies: [
+                "CloudEmulator", "TencentCIC", "AlibabaCloudSSO", "VolcengineCloudIdentity", "SCIMRotatorCore",
+                "Transport",
+            ],
             swiftSettings: swiftSettings
         ),
     ]

@@ -26,7 +26,7 @@ fi
 [ "${1:-}" = "--system-only" ] && exit 0
 
 venv="${SCIM_ROTATOR_VENV:-.venv}"
-if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import tencentcloud.organization, alibabacloud_cloudsso20210515' 2>/dev/null; then
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import tencentcloud.organization, alibabacloud_cloudsso20210515, volcenginesdkcloudidentity' 2>/dev/null; then
     echo "bootstrap: creating $venv with the official SDKs"
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/interop/requirements.txt

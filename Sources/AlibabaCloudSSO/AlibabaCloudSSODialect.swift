@@ -128,7 +128,8 @@ struct AlibabaCloudSSODialect: CloudDialect {
         case "EntityNotExists.Directory": kind = .zoneNotFound
         case "InvalidTimeStamp.Expired": kind = .signatureExpired
         case _ where code.hasPrefix("Throttling") || code == "Rejected.Throttling": kind = .throttled
-        case _ where action == "CreateSCIMServerCredential" && isLimitCode(code): kind = .limitExceeded
+        case _ where action == "CreateSCIMServerCredential" && ProviderError.namesExceededLimit(code):
+            kind = .limitExceeded
         case "SignatureDoesNotMatch", "IncompleteSignature", "SignatureNonceUsed", "NoPermission", "InvalidAccessKeyId":
             kind = .authFailure
         case _
@@ -147,10 +148,5 @@ struct AlibabaCloudSSODialect: CloudDialect {
             requestId: requestId,
             httpStatus: status
         )
-    }
-
-    /// The limit's code is undocumented (reference §2): any code naming an exceeded limit or quota.
-    static func isLimitCode(_ code: String) -> Bool {
-        code.contains("LimitExceeded") || code.contains("QuotaExceeded") || code.contains("Exceed")
     }
 }

@@ -90,6 +90,7 @@ extension Emulator {
                     "keyLimit": w.keyLimit, "rateLimit": w.rateLimit, "latencyMs": w.latencyMs,
                     "signatureSkewSeconds": w.signatureSkew, "alibabaRateLimit": w.alibabaRateLimit,
                     "alibabaLimitCode": w.alibabaLimitCode, "alibabaLimitStatus": w.alibabaLimitStatus,
+                    "volcengineLimitCode": w.volcengineLimitCode, "volcengineLimitStatus": w.volcengineLimitStatus,
                     "scimRequiresSync": w.scimRequiresSync,
                 ],
             ]
@@ -109,7 +110,7 @@ extension Emulator {
 
     func addAccount(_ body: [String: Any]) -> HTTPResponse {
         guard let provider = Self.provider(body) else {
-            return Self.adminError(400, "provider must be tencent or alibaba")
+            return Self.adminError(400, "provider must be tencent, alibaba or volcengine")
         }
         let account = EmulatedAccount(
             provider: provider,
@@ -133,7 +134,7 @@ extension Emulator {
 
     func addZone(_ body: [String: Any]) -> HTTPResponse {
         guard let provider = Self.provider(body) else {
-            return Self.adminError(400, "provider must be tencent or alibaba")
+            return Self.adminError(400, "provider must be tencent, alibaba or volcengine")
         }
         let now = clock.now()
         var syncStatus = SyncStatus.enabled
@@ -152,7 +153,7 @@ extension Emulator {
                 opened: body["opened"] as? Bool ?? true,
                 syncStatus: syncStatus,
                 keyLimit: body["keyLimit"] as? Int ?? w.keyLimit,
-                region: body["region"] as? String ?? (provider == .tencent ? "ap-guangzhou" : "cn-shanghai"),
+                region: body["region"] as? String ?? Identifiers.defaultRegion(provider),
                 createdAt: now,
                 updatedAt: now
             )
@@ -260,6 +261,8 @@ extension Emulator {
             if let value = body["signatureSkewSeconds"] as? Double { w.signatureSkew = value }
             if let value = body["alibabaLimitCode"] as? String { w.alibabaLimitCode = value }
             if let value = body["alibabaLimitStatus"] as? Int { w.alibabaLimitStatus = value }
+            if let value = body["volcengineLimitCode"] as? String { w.volcengineLimitCode = value }
+            if let value = body["volcengineLimitStatus"] as? Int { w.volcengineLimitStatus = value }
             if let value = body["scimRequiresSync"] as? Bool { w.scimRequiresSync = value }
         }
         return Self.json(status: 200, state()["settings"] ?? [:])

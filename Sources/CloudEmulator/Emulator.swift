@@ -9,7 +9,7 @@ public enum EmulatorReply: Sendable {
     case drop
 }
 
-/// A local emulator of Tencent CIC and Alibaba CloudSSO SCIM key APIs, their SCIM endpoints, and an admin API.
+/// A local emulator of Tencent CIC, Alibaba CloudSSO and Volcano Engine CloudIdentity SCIM key APIs, their SCIM endpoints, and an admin API.
 ///
 /// The same object serves over HTTP (``EmulatorServer``) and in memory (``EmulatorTransport``), so tests run the
 /// real request path in milliseconds.
@@ -37,9 +37,11 @@ public final class Emulator: Sendable {
         world.alibabaRateLimit = configuration.alibabaRateLimit ?? world.alibabaRateLimit
         world.alibabaLimitStatus = configuration.alibabaLimitStatus ?? world.alibabaLimitStatus
         world.scimRequiresSync = configuration.scimRequiresSync ?? false
+        world.volcengineLimitCode = configuration.volcengineLimitCode ?? world.volcengineLimitCode
+        world.volcengineLimitStatus = configuration.volcengineLimitStatus ?? world.volcengineLimitStatus
         let now = self.clock.now()
-        for (provider, cloud) in [(ProviderKind.tencent, configuration.tencent), (.alibaba, configuration.alibaba)] {
-            guard let cloud else { continue }
+        for provider in ProviderKind.allCases {
+            guard let cloud = configuration[cloud: provider] else { continue }
             for zone in cloud.zones {
                 world.addZone(
                     EmulatedZone(
@@ -49,7 +51,7 @@ public final class Emulator: Sendable {
                         opened: zone.opened ?? true,
                         syncStatus: zone.syncStatus ?? .enabled,
                         keyLimit: zone.keyLimit ?? world.keyLimit,
-                        region: zone.region ?? (provider == .tencent ? "ap-guangzhou" : "cn-shanghai"),
+                        region: zone.region ?? Identifiers.defaultRegion(provider),
                         createdAt: now,
                         updatedAt: now
                     )
@@ -80,6 +82,9 @@ public final class Emulator: Sendable {
             return .response(handleSCIM(request, path: path))
         }
         if path == "/" {
+            if Self.isVolcengine(request) {
+                return await handleVolcengine(request)
+            }
             if request.header("X-TC-Action") != nil {
                 return await handleTencent(request)
             }
@@ -164,13 +169,19 @@ extension Emulator {
                         ["accessKeyId": $0.accessKeyId, "accessKeySecret": $0.secret, "zones": $0.zones]
                     },
                 ]
-                if provider == .tencent {
+                switch provider {
+                case .tencent:
                     entry["secretId"] = accounts.first?.accessKeyId ?? ""
                     entry["secretKey"] = accounts.first?.secret ?? ""
-                } else {
+                case .alibaba:
                     entry["directories"] = zones
                     entry["accessKeyId"] = accounts.first?.accessKeyId ?? ""
                     entry["accessKeySecret"] = accounts.first?.secret ?? ""
+                case .volcengine:
+                    // The SDK's names: VOLCENGINE_ACCESS_KEY / VOLCENGINE_SECRET_KEY; the zone is the account id.
+                    entry["account"] = zones.first ?? ""
+                    entry["accessKey"] = accounts.first?.accessKeyId ?? ""
+                    entry["secretKey"] = accounts.first?.secret ?? ""
                 }
                 line[provider.rawValue] = entry
             }

@@ -10,6 +10,11 @@ import Yams
 ///     - {accessKeyId: LTAI5t..., accessKeySecret: ..., directories: [d-00fc2p61abcd]}
 ///   directories:
 ///     - {id: d-00fc2p61abcd, region: cn-shanghai}
+/// volcengine:
+///   accounts:
+///     - {accessKeyId: AKLT..., accessKeySecret: ..., zones: ["2100000001"]}   # one account, its id as the zone
+///   zones:
+///     - {id: "2100000001", region: cn-beijing}
 /// tencent:
 ///   accounts:
 ///     - {secretId: AKIDexample..., secretKey: ..., zones: [z-vft38p2hq8tq]}
@@ -20,6 +25,8 @@ import Yams
 /// latencyMs: 0           # added to every cloud API call
 /// alibabaLimitCode: LimitExceeded.SCIMCredential   # the (undocumented) code CloudSSO's limit answers with
 /// alibabaLimitStatus: 400
+/// volcengineLimitCode: SCIMServerCredentialLimitExceeded  # the (undocumented) code CloudIdentity's limit answers with
+/// volcengineLimitStatus: 400
 /// scimRequiresSync: false  # true: SCIM calls to a zone whose synchronization is disabled answer 403
 /// ```
 public struct EmulatorConfiguration: Sendable, Codable, Equatable {
@@ -128,6 +135,8 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
 
     public var tencent: Cloud?
     public var alibaba: Cloud?
+    /// Volcano Engine CloudIdentity: each account's zone is its account id (one instance per account).
+    public var volcengine: Cloud?
     public var keyLimit: Int?
     public var rateLimit: Int?
     public var latencyMs: Int?
@@ -139,22 +148,27 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     /// Refuse SCIM calls (403) to a zone whose SCIM synchronization is disabled (CloudSSO: "If you disable SCIM
     /// synchronization, you can no longer synchronize users or groups"). Default false.
     public var scimRequiresSync: Bool?
+    /// Volcano: the error code and HTTP status the key-count limit answers with (undocumented by the cloud).
+    public var volcengineLimitCode: String?
+    public var volcengineLimitStatus: Int?
 
     public init(
         tencent: Cloud? = nil,
         alibaba: Cloud? = nil,
+        volcengine: Cloud? = nil,
         keyLimit: Int? = nil,
         rateLimit: Int? = nil,
         latencyMs: Int? = nil
     ) {
         self.tencent = tencent
         self.alibaba = alibaba
+        self.volcengine = volcengine
         self.keyLimit = keyLimit
         self.rateLimit = rateLimit
         self.latencyMs = latencyMs
     }
 
-    /// The demo world: one Tencent zone and one Alibaba directory, each with one demo access key.
+    /// The demo world: one Tencent zone, one Alibaba directory and one Volcano account, each with one demo access key.
     public static let demo = EmulatorConfiguration(
         tencent: Cloud(
             accounts: [
@@ -177,8 +191,36 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
             zones: [
                 Zone(id: DemoCredentials.alibabaDirectory, name: "demo", syncStatus: .enabled, region: "cn-shanghai")
             ]
+        ),
+        volcengine: Cloud(
+            accounts: [
+                Account(
+                    secretId: DemoCredentials.volcengineAccessKey,
+                    secretKey: DemoCredentials.volcengineSecretKey,
+                    zones: [DemoCredentials.volcengineAccount]
+                )
+            ],
+            zones: [Zone(id: DemoCredentials.volcengineAccount, name: "demo", region: "cn-beijing")]
         )
     )
+
+    /// The configuration of `kind`'s cloud.
+    public subscript(cloud kind: ProviderKind) -> Cloud? {
+        get {
+            switch kind {
+            case .tencent: return tencent
+            case .alibaba: return alibaba
+            case .volcengine: return volcengine
+            }
+        }
+        set {
+            switch kind {
+            case .tencent: tencent = newValue
+            case .alibaba: alibaba = newValue
+            case .volcengine: volcengine = newValue
+            }
+        }
+    }
 
     public struct LoadError: Error, CustomStringConvertible {
         public var description: String
@@ -205,12 +247,25 @@ public enum DemoCredentials {
     public static let alibabaDirectory = "d-demo00000001"
     public static let alibabaAccessKeyId = "LTAI5temulatorDEMO000000"
     public static let alibabaAccessKeySecret = "emulatorDEMOalibabaSECRET0000000"
+    public static let volcengineAccount = "2100000001"
+    public static let volcengineAccessKey = "AKLTemulatorDEMO0000000000000000000000000"
+    public static let volcengineSecretKey = "emulatorDEMOvolcengineSECRET000000000000"
+
+    /// The demo zone of `kind` (a zone, a directory, an account id).
+    public static func zone(for kind: ProviderKind) -> String {
+        switch kind {
+        case .tencent: return tencentZone
+        case .alibaba: return alibabaDirectory
+        case .volcengine: return volcengineAccount
+        }
+    }
 
     /// The demo account's access key on `kind`'s emulated API.
     public static func credentials(for kind: ProviderKind) -> CloudCredentials {
         switch kind {
         case .tencent: return CloudCredentials(accessKeyId: tencentSecretId, secret: Secret(tencentSecretKey))
         case .alibaba: return CloudCredentials(accessKeyId: alibabaAccessKeyId, secret: Secret(alibabaAccessKeySecret))
+        case .volcengine: return CloudCredentials(accessKeyId: volcengineAccessKey, secret: Secret(volcengineSecretKey))
         }
     }
 }

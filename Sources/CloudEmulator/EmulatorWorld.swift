@@ -19,7 +19,7 @@ struct EmulatedKey: Sendable {
     var fingerprint: String { "sha256:" + SHA256.hash(data: Data(secret.utf8)).hexString }
 }
 
-/// A Tencent CIC zone or an Alibaba CloudSSO directory.
+/// A Tencent CIC zone, an Alibaba CloudSSO directory or a Volcano Engine account's CloudIdentity instance.
 struct EmulatedZone: Sendable {
     var provider: ProviderKind
     var id: String
@@ -57,6 +57,9 @@ struct World: Sendable {
     var alibabaLimitCode = "LimitExceeded.SCIMCredential"
     var alibabaLimitStatus = 400
     var latencyMs = 0
+    /// Volcano: the (undocumented) code and HTTP status the key-count limit answers with.
+    var volcengineLimitCode = "SCIMServerCredentialLimitExceeded"
+    var volcengineLimitStatus = 400
     /// SCIM calls are refused (403) while the zone's SCIM synchronization is disabled: CloudSSO documents that
     /// nothing can be synchronized then. Off by default (Tencent documents nothing either way).
     var scimRequiresSync = false
@@ -129,6 +132,7 @@ extension World {
 /// Random identifiers and secrets in the clouds' formats.
 enum Identifiers {
     static let lowerAlnum = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+    static let base62 = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789")
 
     static func random(
         _ count: Int,
@@ -143,9 +147,14 @@ enum Identifiers {
         return random(count, from: alphabet, using: &generator)
     }
 
-    /// `scimcred-` + 12 characters (Tencent) or 24 (Alibaba), as in the documentation examples.
+    /// `scimcred-` + 12 characters (Tencent) or 24 (Alibaba); a numeric string (Volcano), as in the documentation
+    /// examples.
     static func credentialId(_ provider: ProviderKind, using generator: inout some RandomNumberGenerator) -> String {
-        "scimcred-" + random(provider == .tencent ? 12 : 24, using: &generator)
+        switch provider {
+        case .tencent: return "scimcred-" + random(12, using: &generator)
+        case .alibaba: return "scimcred-" + random(24, using: &generator)
+        case .volcengine: return "3" + random(9, from: Array("0123456789"), using: &generator)
+        }
     }
 
     static func credentialId(_ provider: ProviderKind) -> String {
@@ -153,18 +162,17 @@ enum Identifiers {
         return credentialId(provider, using: &generator)
     }
 
-    /// Tencent secrets look like base64 ending in `=`; Alibaba's like 32 URL-safe characters.
+    /// Tencent secrets look like base64 ending in `=`; Alibaba's like 32 URL-safe characters; Volcano's like a JWT.
     static func secret(_ provider: ProviderKind, using generator: inout some RandomNumberGenerator) -> String {
         switch provider {
         case .tencent:
             let bytes = (0..<47).map { _ in UInt8.random(in: 0...255, using: &generator) }
             return Data(bytes).base64EncodedString()
         case .alibaba:
-            return random(
-                32,
-                from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"),
-                using: &generator
-            )
+            return random(32, from: base62, using: &generator)
+        case .volcengine:
+            return "eyJhbGciOiJIUzI1NiJ9." + random(40, from: base62, using: &generator) + "."
+                + random(43, from: base62 + ["-", "_"], using: &generator)
         }
     }
 
@@ -174,17 +182,32 @@ enum Identifiers {
     }
 
     static func zoneId(_ provider: ProviderKind) -> String {
-        (provider == .tencent ? "z-" : "d-") + random(12)
+        switch provider {
+        case .tencent: return "z-" + random(12)
+        case .alibaba: return "d-" + random(12)
+        case .volcengine: return "21" + random(8, from: Array("0123456789"))
+        }
     }
 
     static func accessKeyId(_ provider: ProviderKind) -> String {
-        provider == .tencent
-            ? "AKID" + random(32, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
-            : "LTAI5t" + random(18, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+        switch provider {
+        case .tencent: return "AKID" + random(32, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
+        case .alibaba: return "LTAI5t" + random(18, from: base62)
+        case .volcengine: return "AKLT" + random(40, from: base62)
+        }
+    }
+
+    /// The region a zone is in when its configuration names none.
+    static func defaultRegion(_ provider: ProviderKind) -> String {
+        switch provider {
+        case .tencent: return "ap-guangzhou"
+        case .alibaba: return "cn-shanghai"
+        case .volcengine: return "cn-beijing"
+        }
     }
 
     static func accessKeySecret() -> String {
-        random(32, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"))
+        random(32, from: base62)
     }
 
     static func requestId() -> String { UUID().uuidString.lowercased() }

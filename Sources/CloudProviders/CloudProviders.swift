@@ -4,6 +4,7 @@ import RotationPolicy
 import SCIMRotatorCore
 import TencentCIC
 import Transport
+import VolcengineCloudIdentity
 
 /// The clouds by ``ProviderKind``: the one place that turns a policy into its cloud's provider. The CLI's wiring and
 /// the test harness both build their providers here; a new cloud is one more case.
@@ -32,6 +33,7 @@ public enum CloudProviders {
         switch policy.provider {
         case .tencent: return TencentCICProvider(setup: setup)
         case .alibaba: return AlibabaCloudSSOProvider(setup: setup)
+        case .volcengine: return VolcengineProvider(setup: setup)
         }
     }
 }

@@ -8,7 +8,7 @@ import SCIMRotatorCore
 public struct RotationRequest: Sendable, Equatable {
     public var trigger: RotationTrigger
     public var reason: String?
-    /// Emergency: delete the other keys too, not only disable them.
+    /// Emergency: delete the other keys too, not only disable them (a cloud that cannot disable always deletes them).
     public var deleteOld: Bool
     /// Keys the operator consents to retire, should the zone be at its limit (`--retire KEY_ID`).
     public var retire: [String]

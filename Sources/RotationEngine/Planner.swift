@@ -30,6 +30,15 @@ public enum Planner {
                 "SCIM synchronization is disabled in this zone: its keys serve no identity provider until it is enabled (scim-rotator sync enable \(input.policy.name))"
             )
         }
+        if let kept = Safety.lastKeyKept(observed: input.observed, policy: input.policy),
+            let record = input.keys.first(where: { $0.keyId == kept }), record.intent != nil || record.role == .pending
+        {
+            plan.warnings.append(
+                "\(kept) is to be \(record.intent.map { "\($0.rawValue)ed" } ?? "abandoned") but is the zone's only key, "
+                    + "which \(input.policy.provider.traits.serviceName) refuses to delete: it stays (handed to no one) "
+                    + "and is removed once another key exists"
+            )
+        }
         if input.state.stuck {
             plan.warnings.append(
                 "stuck: \(input.state.failures) consecutive failures; last: \(input.state.lastError ?? "?")"
@@ -71,7 +80,9 @@ public enum Planner {
         if let rotation = input.activeRotation {
             return active(rotation, input: input, backoffUntil: backoffUntil)
         }
-        let pendingIntents = input.keys.filter { $0.intent != nil && !$0.role.isGone }.map(\.keyId)
+        // The zone's only key on a cloud that refuses to delete it: its removal waits for another key.
+        let kept = Safety.lastKeyKept(observed: input.observed, policy: policy)
+        let pendingIntents = input.keys.filter { $0.intent != nil && !$0.role.isGone && $0.keyId != kept }.map(\.keyId)
         if !pendingIntents.isEmpty {
             return Plan(
                 action: .finishIntents(keyIds: pendingIntents),
@@ -80,6 +91,7 @@ public enum Planner {
             )
         }
         let strays = Safety.strays(observed: input.observed, records: input.keys, holdings: input.holdings, active: nil)
+            .filter { $0 != kept }
         if !strays.isEmpty {
             return Plan(
                 action: .abandon(keyIds: strays),
@@ -101,10 +113,13 @@ public enum Planner {
         else {
             let hadCurrent = input.keys.contains { $0.promotedAt != nil }
             // A key this tool created and never promoted (a rotation that ended blocked or failed before reaching
-            // every sink) is not what the consumers use: adopting it would call a partial delivery done.
-            let undelivered = Set(input.keys.filter { [.pending, .abandoned].contains($0.role) }.map(\.keyId))
+            // every sink) is not what the consumers use: adopting it would call a partial delivery done. A key whose
+            // removal is announced (one kept as the zone's last) is never adopted either.
+            let excluded = Set(
+                input.keys.filter { [.pending, .abandoned].contains($0.role) || $0.intent != nil }.map(\.keyId)
+            )
             if !hadCurrent,
-                let newest = input.observed.filter({ $0.isUsable(at: now) && !undelivered.contains($0.id) })
+                let newest = input.observed.filter({ $0.isUsable(at: now) && !excluded.contains($0.id) })
                     .max(by: { ($0.createdAt, $0.id) < ($1.createdAt, $1.id) })
             {
                 return Plan(
@@ -273,6 +288,14 @@ public enum Planner {
             holdings: input.holdings,
             policy: input.policy
         ).filter { $0.at <= now }.map(\.keyId)
+        if !toDelete.isEmpty, !input.policy.provider.traits.canDisable {
+            return Plan(
+                action: .delete(keyIds: toDelete),
+                reason:
+                    "grace period (\(input.policy.rotation.gracePeriod)) over for \(toDelete.joined(separator: ", ")): no sink holds it any more; \(input.policy.provider.traits.serviceName) cannot disable a key, so it is deleted",
+                nextCheck: now
+            )
+        }
         if !toDelete.isEmpty {
             return Plan(
                 action: .delete(keyIds: toDelete),

@@ -99,13 +99,18 @@ extension PolicyRunner {
             } catch let error as ProviderError where error.kind == .createdWithoutSecret && !retriedLost {
                 retriedLost = true
                 if let keyId = error.keyId {
-                    try await abandon(
+                    let gone = try await abandon(
                         keyId,
                         rotation: run.rotation,
                         reason: "CreateSCIMCredential's reply was lost; the key it made has no known secret and "
                             + "reached no sink"
                     )
-                    run.zone.removeAll { $0.id == keyId }
+                    if gone {
+                        run.zone.removeAll { $0.id == keyId }
+                    } else {
+                        // Kept as the zone's last key: the zone as listed now counts it (it is no new key).
+                        run.zone = try await provider.listKeys()
+                    }
                 } else {
                     run.zone = try await provider.listKeys()
                 }
@@ -154,13 +159,13 @@ extension PolicyRunner {
         let present = Set(run.zone.map(\.id))
         for orphan in records
         where orphan.role == .pending && orphan.rotationId == run.rotation.id && present.contains(orphan.keyId) {
-            try await abandon(
+            let gone = try await abandon(
                 orphan.keyId,
                 rotation: run.rotation,
                 reason:
                     "made by the CreateSCIMCredential a crash interrupted; its secret is gone and it reached no sink"
             )
-            run.zone.removeAll { $0.id == orphan.keyId }
+            if gone { run.zone.removeAll { $0.id == orphan.keyId } }
         }
         let unexplained = Safety.createdDuringCall(run.rotation, observed: run.zone, records: records).unexplained
         var why = "interrupted during CreateSCIMCredential"

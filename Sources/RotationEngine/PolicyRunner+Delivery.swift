@@ -13,12 +13,12 @@ extension PolicyRunner {
     func verify(_ run: inout RotationRun) async throws -> RotationOutcome? {
         guard let keyId = run.rotation.newKeyId else { return try await restart(&run, "no key was recorded") }
         guard let secret = run.secret else {
-            try await abandon(
+            let gone = try await abandon(
                 keyId,
                 rotation: run.rotation,
                 reason: "the process stopped before verifying it; the secret is gone and no sink has it"
             )
-            run.zone.removeAll { $0.id == keyId }
+            if gone { run.zone.removeAll { $0.id == keyId } }
             return try await restart(&run, "interrupted at \(run.rotation.state.rawValue)")
         }
         let scimURL = policy.verify.scimURL ?? provider.scimBaseURL
@@ -34,8 +34,19 @@ extension PolicyRunner {
                     "; SCIM synchronization is disabled in this zone, so its SCIM endpoint refuses every key: "
                     + "enable it (scim-rotator sync enable \(policy.name))"
             }
-            try await abandon(keyId, rotation: run.rotation, reason: "failed verification; never handed to anyone")
-            run.zone.removeAll { $0.id == keyId }
+            let gone = try await abandon(
+                keyId,
+                rotation: run.rotation,
+                reason: "failed verification; never handed to anyone"
+            )
+            if gone {
+                run.zone.removeAll { $0.id == keyId }
+            } else {
+                message +=
+                    "; \(keyId) was handed to no one, but it is the zone's only key and "
+                    + "\(provider.kind.traits.serviceName) refuses to delete a zone's last key: it stays, to be deleted "
+                    + "once another key exists"
+            }
             secrets.forget(rotation: run.rotation.id)
             try await end(&run.rotation, as: .failed, .rotationFailed, message)
             return .failed(message)
@@ -231,13 +242,13 @@ extension PolicyRunner {
         let holdings = try await holdings()
         let holders = holdings.holders(of: keyId)
         if holders.isEmpty {
-            try await abandon(
+            let gone = try await abandon(
                 keyId,
                 rotation: run.rotation,
                 reason:
                     "the secret is gone (the process stopped at \(run.rotation.state.rawValue)) and no sink holds the key"
             )
-            run.zone.removeAll { $0.id == keyId }
+            if gone { run.zone.removeAll { $0.id == keyId } }
             return try await restart(&run, "interrupted at \(run.rotation.state.rawValue)")
         }
         let others = sinks.map(\.identity).filter { !holders.contains($0) }

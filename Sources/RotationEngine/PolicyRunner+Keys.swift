@@ -74,7 +74,17 @@ extension PolicyRunner {
     func delete(_ keyIds: [String], reason: String, actor: Actor, rotationId: String?) async throws {
         for keyId in keyIds {
             var record = try await announce(keyId, intent: .delete, rotationId: nil)
-            let existed = try await provider.deleteKey(keyId)
+            let existed: Bool
+            do {
+                existed = try await provider.deleteKey(keyId)
+            } catch let error as ProviderError where error.kind == .lastKeyProtected {
+                // The rest of the zone went meanwhile (a console user): the last key stays; nothing was done to it.
+                try await withdraw(
+                    record,
+                    reason: "the cloud refuses to delete the zone's last key (\(error.code ?? ""))"
+                )
+                continue
+            }
             try await failPoints.hit("after:delete")
             let role = record.role
             record.intent = nil
@@ -96,12 +106,12 @@ extension PolicyRunner {
         }
     }
 
-    /// Makes room at the key limit: disable if enabled, then delete, journaled as `key.retired` with why the key
+    /// Makes room at the key limit: disable if enabled (where the cloud can), then delete, journaled as `key.retired` with why the key
     /// could go (it served no one, the operator consented, or an emergency).
     func retire(_ retirement: Safety.Retirement, rotation: RotationRecord, reason: String) async throws {
         let key = retirement.key
         var record = try await announce(key.id, intent: .retire, rotationId: nil)
-        if key.status == .enabled {
+        if key.status == .enabled, canDisable {
             try await provider.setStatus(of: key.id, to: .disabled)
         }
         try await provider.deleteKey(key.id)
@@ -133,15 +143,26 @@ extension PolicyRunner {
     }
 
     /// A key this tool created that provably reached no sink (its secret lost, or it failed verification) can never
-    /// be handed to anyone: disable and delete it, journaled as `key.abandoned`.
-    func abandon(_ keyId: String, rotation: RotationRecord?, reason: String) async throws {
+    /// be handed to anyone: disable (where the cloud can) and delete it, journaled as `key.abandoned`. Returns false
+    /// when the cloud refuses because it is the zone's last key (``ProviderTraits/protectsLastKey``): the key stays,
+    /// its `abandon` intent journaled, and is abandoned once another key exists.
+    @discardableResult
+    func abandon(_ keyId: String, rotation: RotationRecord?, reason: String) async throws -> Bool {
         var record = try await announce(keyId, intent: .abandon, rotationId: rotation?.id, roleIfNew: .pending)
         do {
-            try await provider.setStatus(of: keyId, to: .disabled)
+            if canDisable { try await provider.setStatus(of: keyId, to: .disabled) }
         } catch let error as ProviderError where error.kind == .keyNotFound {
             // Already gone: deleting below is a no-op too.
         }
-        try await provider.deleteKey(keyId)
+        do {
+            try await provider.deleteKey(keyId)
+        } catch let error as ProviderError where error.kind == .lastKeyProtected {
+            logger.warning(
+                "the zone's last key cannot be deleted; it stays until another key exists",
+                metadata: ["key": "\(keyId)", "reason": "\(reason)", "code": "\(error.code ?? "")"]
+            )
+            return false
+        }
         try await failPoints.hit("after:abandon")
         record.intent = nil
         record.role = .abandoned
@@ -159,7 +180,11 @@ extension PolicyRunner {
                 )
             ]
         )
+        return true
     }
+
+    /// Whether the cloud can disable a key (``ProviderTraits/canDisable``): without it, keys are only deleted.
+    var canDisable: Bool { provider.kind.traits.canDisable }
 
     /// Clears an intent whose side effect never happened and is no longer wanted.
     func withdraw(_ record: KeyRecord, reason: String) async throws {

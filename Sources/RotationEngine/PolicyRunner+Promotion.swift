@@ -57,7 +57,18 @@ extension PolicyRunner {
 
     /// Completes the rotation (after an emergency's disabling), clearing failures and the current key's problem.
     func complete(_ run: inout RotationRun, promotion: JournalWrite?) async throws -> RotationOutcome {
-        if run.rotation.trigger == .emergency {
+        if run.rotation.trigger == .emergency, !canDisable {
+            // No disabled state: the presumed-leaked keys are deleted at once (the new key stays, so never the last).
+            let others = run.zone.filter { $0.id != run.rotation.newKeyId }
+            try await delete(
+                others.map(\.id),
+                reason: "emergency: the previous key is presumed leaked; no grace period, and "
+                    + "\(provider.kind.traits.serviceName) cannot disable a key, so it is deleted",
+                actor: .emergency,
+                rotationId: run.rotation.id
+            )
+            run.zone.removeAll { $0.id != run.rotation.newKeyId }
+        } else if run.rotation.trigger == .emergency {
             let others = run.zone.filter { $0.id != run.rotation.newKeyId }
             try await disable(
                 others.filter { $0.status == .enabled }.map(\.id),

@@ -168,8 +168,11 @@ public struct PolicyRunner: Sendable {
                     try await delete(keyIds, reason: plan.reason, actor: .scheduler, rotationId: nil)
                     pass.known = observed.filter { !keyIds.contains($0.id) }
                 case .abandon(let keyIds):
-                    for keyId in keyIds { try await abandon(keyId, rotation: nil, reason: plan.reason) }
-                    pass.known = observed.filter { !keyIds.contains($0.id) }
+                    var gone: Set<String> = []
+                    for keyId in keyIds where try await abandon(keyId, rotation: nil, reason: plan.reason) {
+                        gone.insert(keyId)
+                    }
+                    pass.known = observed.filter { !gone.contains($0.id) }
                 case .supersede(let rotationId):
                     guard var rotation = try await store.rotation(id: rotationId) else { continue }
                     try await end(&rotation, as: .failed, .rotationFailed, "superseded: \(plan.reason)")

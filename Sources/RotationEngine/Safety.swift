@@ -184,6 +184,15 @@ public enum Safety {
                 take([(key, standing)], syncGap: key.id == currentId || holdings.mayBeHeld(key.id))
             }
         }
+        if policy.provider.traits.protectsLastKey, needed >= observed.count {
+            let keys = observed.map { "\($0.id) (expires \(HistoryTime.format($0.expiresAt)))" }
+            return .blocked(
+                "the zone holds \(observed.count) of \(limit) keys (\(keys.joined(separator: "; "))) and "
+                    + "\(policy.provider.traits.serviceName) refuses to delete a zone's last key, so no room can be made "
+                    + "for a new one\(emergency ? ", not even in an emergency" : ""): nothing was deleted. Raise `keyLimit` "
+                    + "to at least 2 (the cloud's limit allowing)"
+            )
+        }
         if chosen.count >= needed { return .retire(chosen) }
         let inTheWay = standings.filter { pair in !chosen.contains { $0.key == pair.0 } }
             .map { key, standing in "\(key.id) (\(standing.why), expires \(HistoryTime.format(key.expiresAt)))" }
@@ -198,32 +207,30 @@ public enum Safety {
     // MARK: Maintenance after a rotation
 
     /// Keys whose grace period is over and that serve no one any more: the previous keys, once no sink holds them.
-    /// Keys this tool did not create are never disabled on its own initiative.
+    /// Keys this tool did not create are never disabled on its own initiative. A cloud that cannot disable
+    /// (``ProviderTraits/canDisable``) deletes them instead (``deleteTimes(observed:records:holdings:policy:)``).
     public static func disableTimes(
         observed: [SCIMKey],
         records: [KeyRecord],
         holdings: Holdings,
         policy: Policy
     ) -> [(keyId: String, at: Date)] {
-        guard let current = records.first(where: { $0.role == .current }) else { return [] }
-        let byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
-        let anchor = current.promotedAt ?? current.firstSeen
-        return observed.compactMap { key in
-            guard key.status == .enabled, key.id != current.keyId, let record = byId[key.id],
-                record.role == .previous, !holdings.mayBeHeld(key.id)
-            else { return nil }
-            return (key.id, max(anchor, record.firstSeen).addingTimeInterval(policy.rotation.gracePeriod.timeInterval))
-        }
+        guard policy.provider.traits.canDisable else { return [] }
+        return graceEnds(observed: observed, records: records, holdings: holdings, policy: policy)
     }
 
     /// Keys this tool disabled are deleted `deleteAfter` later (never, when deleteAfter is "never"), unless a sink
-    /// still holds them.
+    /// still holds them. On a cloud without disable, the previous keys are deleted when their grace period ends, once
+    /// no sink holds them and the current key is in the zone (so the last key is never the one deleted).
     public static func deleteTimes(
         observed: [SCIMKey],
         records: [KeyRecord],
         holdings: Holdings,
         policy: Policy
     ) -> [(keyId: String, at: Date)] {
+        guard policy.provider.traits.canDisable else {
+            return graceEnds(observed: observed, records: records, holdings: holdings, policy: policy)
+        }
         guard let deleteAfter = policy.rotation.deleteAfter else { return [] }
         let disabled = Set(observed.filter { $0.status == .disabled }.map(\.id))
         return records.filter {
@@ -234,8 +241,36 @@ public enum Safety {
         }
     }
 
+    /// When the grace period of each enabled previous key that no sink holds ends, beside a current key the zone
+    /// lists.
+    static func graceEnds(
+        observed: [SCIMKey],
+        records: [KeyRecord],
+        holdings: Holdings,
+        policy: Policy
+    ) -> [(keyId: String, at: Date)] {
+        guard let current = records.first(where: { $0.role == .current }),
+            observed.contains(where: { $0.id == current.keyId })
+        else { return [] }
+        let byId = Dictionary(records.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
+        let anchor = current.promotedAt ?? current.firstSeen
+        return observed.compactMap { key in
+            guard key.status == .enabled, key.id != current.keyId, let record = byId[key.id],
+                record.role == .previous, !holdings.mayBeHeld(key.id)
+            else { return nil }
+            return (key.id, max(anchor, record.firstSeen).addingTimeInterval(policy.rotation.gracePeriod.timeInterval))
+        }
+    }
+
     /// Keys this tool created that no rotation is working on and no sink holds (a rotation that failed before
     /// delivery, whose abandon did not finish): they serve no one and are abandoned.
+    /// The zone's only key, where the cloud refuses to delete a zone's last key (``ProviderTraits/protectsLastKey``):
+    /// no removal of it is planned or retried until another key exists.
+    public static func lastKeyKept(observed: [SCIMKey], policy: Policy) -> String? {
+        guard policy.provider.traits.protectsLastKey, observed.count == 1 else { return nil }
+        return observed[0].id
+    }
+
     public static func strays(
         observed: [SCIMKey],
         records: [KeyRecord],

@@ -30,6 +30,9 @@ extension PolicyLoader {
         settings.gracePeriod =
             reader.duration(entries["gracePeriod"], "rotation.gracePeriod", allowZero: true) ?? settings.gracePeriod
         if let deleteNode = entries["deleteAfter"] {
+            if let fix = provider?.traits.inapplicablePolicyKeys["rotation.deleteAfter"] {
+                reader.issue(deleteNode, "rotation.deleteAfter", fix)
+            }
             if deleteNode.string == "never" {
                 settings.deleteAfter = nil
             } else {

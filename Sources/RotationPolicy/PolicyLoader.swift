@@ -211,6 +211,14 @@ public enum PolicyLoader {
         let keyLimit =
             reader.integer(top["keyLimit"], "keyLimit", range: 1...10)
             ?? (provider ?? .tencent).traits.documentedKeyLimit
+        if let traits = provider?.traits, !traits.canDisable, keyLimit < 2 {
+            reader.issue(
+                top["keyLimit"],
+                "keyLimit",
+                "must be at least 2: \(traits.serviceName) cannot disable a key and refuses to delete its last one, so "
+                    + "a rotation needs room for a second key"
+            )
+        }
 
         var rotation = RotationSettings()
         if let node = top["rotation"], let entries = reader.mapping(node, path: "rotation", allowed: rotationKeys) {

@@ -18,7 +18,8 @@ extension SCIMRotator {
                 policies/demo), seeds each zone with an existing key that a console user made ten months ago, and \
                 runs the real daemon loop on a virtual clock that runs --speed times faster than real time. Every \
                 event is printed as it happens: first contact (adopt), rotations (create, verify, deliver, \
-                promote), the previous key disabled after the grace period and deleted after deleteAfter.
+                promote), the previous key disabled after the grace period and deleted after deleteAfter (on Volcano \
+                Engine, which cannot disable a key, deleted when the grace period ends).
 
                 It leaves the history in --db (default demo.sqlite, replaced on each run) and the delivered keys \
                 in demo-out/. Explore with:
@@ -179,38 +180,19 @@ struct DemoWorld {
     var environment: [String: String] = [:]
 
     init(policies: [Policy]) {
-        let tencentZones = policies.filter { $0.provider == .tencent }.map(\.zone)
-        if !tencentZones.isEmpty {
-            configuration.tencent = .init(
-                accounts: [
-                    .init(
-                        secretId: DemoCredentials.tencentSecretId,
-                        secretKey: DemoCredentials.tencentSecretKey,
-                        zones: tencentZones
-                    )
-                ],
-                zones: tencentZones.map { .init(id: $0, name: $0, syncStatus: .enabled) }
-            )
-        }
-        let alibabaZones = policies.filter { $0.provider == .alibaba }.map(\.zone)
-        if !alibabaZones.isEmpty {
-            configuration.alibaba = .init(
-                accounts: [
-                    .init(
-                        secretId: DemoCredentials.alibabaAccessKeyId,
-                        secretKey: DemoCredentials.alibabaAccessKeySecret,
-                        zones: alibabaZones
-                    )
-                ],
-                zones: alibabaZones.map { .init(id: $0, name: $0, syncStatus: .enabled, region: "cn-shanghai") }
+        for kind in ProviderKind.allCases {
+            let zones = policies.filter { $0.provider == kind }.map(\.zone)
+            guard !zones.isEmpty else { continue }
+            let demo = DemoCredentials.credentials(for: kind)
+            configuration[cloud: kind] = .init(
+                accounts: [.init(secretId: demo.accessKeyId, secretKey: demo.secret.reveal(), zones: zones)],
+                zones: zones.map { .init(id: $0, name: $0, syncStatus: .enabled) }
             )
         }
         for policy in policies {
-            let tencent = policy.provider == .tencent
-            environment[policy.credentials.idEnv] =
-                tencent ? DemoCredentials.tencentSecretId : DemoCredentials.alibabaAccessKeyId
-            environment[policy.credentials.secretEnv] =
-                tencent ? DemoCredentials.tencentSecretKey : DemoCredentials.alibabaAccessKeySecret
+            let demo = DemoCredentials.credentials(for: policy.provider)
+            environment[policy.credentials.idEnv] = demo.accessKeyId
+            environment[policy.credentials.secretEnv] = demo.secret.reveal()
         }
         environment["PATH"] = ProcessInfo.processInfo.environment["PATH"]
     }

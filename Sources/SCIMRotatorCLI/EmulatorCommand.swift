@@ -7,19 +7,22 @@ extension SCIMRotator {
     struct Emulator: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "emulator",
-            abstract: "Run the local emulator of both clouds' SCIM key APIs, their SCIM endpoints and an admin API.",
+            abstract:
+                "Run the local emulator of the three clouds' SCIM key APIs, their SCIM endpoints and an admin API.",
             discussion: """
                 On start it prints exactly one JSON line to stdout that scripts can read, then serves until \
                 SIGINT or SIGTERM (exit 0):
 
                   {"url": "http://127.0.0.1:PORT", "admin": "http://127.0.0.1:PORT/_emulator",
                    "tencent": {"zones": ["z-..."], "secretId": "...", "secretKey": "..."},
-                   "alibaba": {"directories": ["d-..."], "accessKeyId": "...", "accessKeySecret": "..."}}
+                   "alibaba": {"directories": ["d-..."], "accessKeyId": "...", "accessKeySecret": "..."},
+                   "volcengine": {"account": "21...", "accessKey": "AKLT...", "secretKey": "..."}}
 
-                It serves Tencent CIC (POST / with X-TC-Action, TC3-HMAC-SHA256) and Alibaba CloudSSO (POST / with \
-                x-acs-action or Action, ACS3-HMAC-SHA256 or RPC v1) on the same port, and the SCIM 2.0 endpoint \
-                identity providers call at /scim/v2. Without --config it serves one demo zone, one demo directory \
-                and a demo access key for each. Point a policy's `endpoint:` at the URL and export the access key \
+                It serves Tencent CIC (POST / with X-TC-Action, TC3-HMAC-SHA256), Alibaba CloudSSO (POST / with \
+                x-acs-action or Action, ACS3-HMAC-SHA256 or RPC v1) and Volcano Engine CloudIdentity (POST \
+                /?Action=..&Version=2023-01-01 with X-Date, HMAC-SHA256) on the same port, and the SCIM 2.0 endpoint \
+                identity providers call at /scim/v2. Without --config it serves one demo zone, one demo directory, \
+                one demo Volcano account and a demo access key for each. Point a policy's `endpoint:` at the URL and export the access key \
                 in the variables the policy names. The admin API under /_emulator/ seeds keys, moves the virtual \
                 clock and injects faults (see the README).
                 """

@@ -8,10 +8,12 @@ extension SCIMRotator {
     struct Sync: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "sync",
-            abstract: "Read or change a zone's SCIM synchronization status.",
+            abstract: "Read or change a zone's SCIM synchronization status (Tencent CIC, Alibaba CloudSSO).",
             discussion: """
                 While synchronization is disabled, identity providers cannot push users or groups, so the zone's \
-                keys serve no one (status and plan warn about it). Changes are recorded in history.
+                keys serve no one (status and plan warn about it). Changes are recorded in history. Volcano Engine \
+                CloudIdentity has no SCIM synchronization switch in its API: for a `provider: volcengine` policy \
+                these commands say so and change nothing.
                 """,
             subcommands: [StatusOf.self, Enable.self, Disable.self]
         )
@@ -27,6 +29,7 @@ extension SCIMRotator {
 
             func run() async throws {
                 let policy = try common.loadPolicies(only: [self.policy])[0]
+                try Sync.requireSwitch(policy)
                 let wiring = Wiring(store: try SQLiteHistoryStore(), databasePath: ":memory:", logger: common.logger())
                 let status = try await wiring.provider(for: policy).syncStatus()
                 Console.line("\(policy.name): SCIM synchronization \(status.rawValue)")
@@ -51,6 +54,18 @@ extension SCIMRotator {
             func run() async throws { try await change.apply(.disabled) }
         }
 
+        /// Refuses, in words, a policy whose cloud has no synchronization switch (``ProviderTraits/hasSyncSwitch``).
+        static func requireSwitch(_ policy: Policy) throws {
+            let traits = policy.provider.traits
+            guard traits.hasSyncSwitch else {
+                throw CLIError(
+                    "\(policy.name): \(traits.serviceName) (provider \(policy.provider.rawValue)) has no SCIM "
+                        + "synchronization switch in its API: there is nothing to read or change; its SCIM credentials "
+                        + "are only created, listed and deleted"
+                )
+            }
+        }
+
         struct Change: ParsableArguments {
             @OptionGroup var common: CommonOptions
             @Argument(help: "The policy whose zone to change.") var policy: String
@@ -58,6 +73,7 @@ extension SCIMRotator {
 
             func apply(_ status: SyncStatus) async throws {
                 let policy = try common.loadPolicies(only: [self.policy])[0]
+                try Sync.requireSwitch(policy)
                 let store = try await common.openStore()
                 let wiring = Wiring(store: store, databasePath: common.databasePath, logger: common.logger())
                 let before = try await wiring.setSyncStatus(policy, status, reason: reason)

@@ -67,3 +67,11 @@ extension SCIMKeyProvider {
         }
     }
 }
+
+extension ProviderError {
+    /// Whether an error code names an exceeded limit or quota: how the clouds whose key-count limit answers with an
+    /// undocumented code (CloudSSO, CloudIdentity) recognize it.
+    public static func namesExceededLimit(_ code: String) -> Bool {
+        code.contains("LimitExceeded") || code.contains("QuotaExceeded") || code.contains("Exceed")
+    }
+}

@@ -28,6 +28,8 @@ public struct ProviderError: Error, Sendable, CustomStringConvertible, Equatable
         case unexpectedReply
         /// The cloud refused a parameter (a bug here or an API change).
         case invalidRequest
+        /// The cloud refuses to delete a zone's last key (Volcano Engine `SCIMTokenDeletionConflict`).
+        case lastKeyProtected
         /// CreateSCIMCredential lost its reply but did create a key, whose secret is therefore unknown.
         case createdWithoutSecret
     }

@@ -27,8 +27,15 @@ public struct ProviderTraits: Sendable {
     public var defaultKeyLifetime: TimeSpan
     /// Whether Create takes a lifetime (`rotation.keyLifetime`).
     public var supportsKeyLifetime: Bool
-    /// Whether a key can be disabled without deleting it.
+    /// Whether a key can be disabled without deleting it. Without it, a key the rotation retires is deleted once its
+    /// grace period is over (there is no disabled state in between).
     public var canDisable: Bool
+    /// Whether the cloud refuses to delete a zone's last key (Volcano Engine `SCIMTokenDeletionConflict`). The engine
+    /// then never plans to, and a key it must remove (one that failed verification) stays, its removal announced, until
+    /// another key exists.
+    public var protectsLastKey: Bool
+    /// Whether the API has a SCIM synchronization switch (`sync` reads and sets it).
+    public var hasSyncSwitch: Bool
     /// How many keys (enabled or disabled) the cloud documents a zone may hold.
     public var documentedKeyLimit: Int
     /// Requests per second per account and action that the cloud documents.
@@ -48,6 +55,7 @@ extension ProviderKind {
         switch self {
         case .tencent: return .tencent
         case .alibaba: return .alibaba
+        case .volcengine: return .volcengine
         }
     }
 }
@@ -76,6 +84,8 @@ extension ProviderTraits {
         defaultKeyLifetime: oneYear,
         supportsKeyLifetime: true,
         canDisable: true,
+        protectsLastKey: false,
+        hasSyncSwitch: true,
         // "Up to 2 SCIM keys can be created" (reference §2).
         documentedKeyLimit: 2,
         requestsPerSecond: 20,
@@ -106,6 +116,8 @@ extension ProviderTraits {
         defaultKeyLifetime: oneYear,
         supportsKeyLifetime: false,
         canDisable: true,
+        protectsLastKey: false,
+        hasSyncSwitch: true,
         // "You can create up to two SCIM credentials" (reference §2).
         documentedKeyLimit: 2,
         requestsPerSecond: 100,
@@ -113,6 +125,45 @@ extension ProviderTraits {
             "apiTimeZone": "Alibaba CloudSSO times carry their zone (UTC); remove this key",
             "rotation.keyLifetime":
                 "Alibaba CloudSSO fixes key validity at one year; remove keyLifetime and use `maxAge` to rotate sooner",
+        ]
+    )
+
+    /// Volcano Engine CloudIdentity (云身份中心), from the official SDK (volcenginesdk-cloudidentity 5.0.54): three
+    /// actions, Create, List and Delete; no status update and no synchronization switch.
+    public static let volcengine = ProviderTraits(
+        kind: .volcengine,
+        serviceName: "CloudIdentity",
+        // Create and List take no zone: one CloudIdentity instance per account, named by the account id.
+        zoneNoun: "account id",
+        zonePattern: "^[0-9]{6,20}$",
+        zoneHint: "a Volcano Engine account id: 6 to 20 digits (the zone is never sent; it names the account)",
+        exampleZone: "2100123456",
+        exampleRegions: "cn-beijing, cn-shanghai or ap-southeast-1",
+        // open.volcengineapi.com serves every region; the region only enters the signature's scope.
+        serviceRegions: [],
+        impliedRegion: nil,
+        defaultCredentials: CloudCredentials.EnvironmentNames(
+            idEnv: "VOLCENGINE_ACCESS_KEY",
+            secretEnv: "VOLCENGINE_SECRET_KEY",
+            tokenEnv: "VOLCENGINE_SESSION_TOKEN"
+        ),
+        // The documented example key lives a year; Create takes no duration.
+        defaultKeyLifetime: oneYear,
+        supportsKeyLifetime: false,
+        canDisable: false,
+        protectsLastKey: true,
+        hasSyncSwitch: false,
+        // Undocumented; the policy's keyLimit overrides it.
+        documentedKeyLimit: 2,
+        requestsPerSecond: 20,
+        inapplicablePolicyKeys: [
+            "apiTimeZone": "Volcano Engine CloudIdentity times carry their offset (RFC 3339); remove this key",
+            "rotation.keyLifetime":
+                "Volcano Engine CloudIdentity's Create takes no lifetime; remove keyLifetime and use `maxAge` to "
+                + "rotate sooner",
+            "rotation.deleteAfter":
+                "Volcano Engine CloudIdentity cannot disable a key: the previous key is deleted when the grace period "
+                + "ends; remove deleteAfter",
         ]
     )
 }

@@ -48,7 +48,7 @@ extension ProviderError: RetryClassifiable {
         case .throttled, .signatureExpired: return .notExecuted
         case .serverError, .network, .timeout, .unexpectedReply: return .ambiguous
         case .limitExceeded, .keyNotFound, .zoneNotFound, .identityCenterNotOpen, .authFailure, .invalidRequest,
-            .createdWithoutSecret:
+            .lastKeyProtected, .createdWithoutSecret:
             return .final
         }
     }

@@ -4,9 +4,11 @@ import Foundation
 public enum ProviderKind: String, Sendable, Codable, CaseIterable {
     case tencent
     case alibaba
+    case volcengine
 }
 
-/// One zone's SCIM keys on one cloud: the seam between the rotation and Tencent CIC / Alibaba CloudSSO.
+/// One zone's SCIM keys on one cloud: the seam between the rotation and Tencent CIC / Alibaba
+/// CloudSSO / Volcano Engine CloudIdentity.
 ///
 /// Implementations retry transient failures themselves and throw ``ProviderError`` for the rest. Every call is
 /// idempotent except ``createKey(lifetime:)``, which throws `.createdWithoutSecret` rather than create twice when a
@@ -25,7 +27,8 @@ public protocol SCIMKeyProvider: Sendable {
     /// Creates a key. `knownKeys`: the zone's keys as just listed, if the caller has them (saves a List call for
     /// the lost-reply check); nil lists them first.
     func createKey(lifetime: TimeSpan?, knownKeys: [SCIMKey]?) async throws -> CreatedKey
-    /// Sets the status; a key already in that status is not an error.
+    /// Sets the status; a key already in that status is not an error. Only called where the cloud's traits say
+    /// ``ProviderTraits/canDisable``.
     func setStatus(of keyId: String, to status: KeyStatus) async throws
     /// Deletes the key; returns false when it was already gone.
     @discardableResult func deleteKey(_ keyId: String) async throws -> Bool

@@ -121,12 +121,12 @@ public final class RotationHarness: Sendable {
         emulator = Emulator(configuration: configuration, clock: emulatorClock, seed: seed)
         store = try databasePath.map { try SQLiteHistoryStore(path: $0) } ?? SQLiteHistoryStore()
         sink = MemorySink()
-        // Both clouds rotate at age 60 days: Tencent by a 90-day lifetime minus rotateBefore 30d, Alibaba (whose
-        // keys always live a year) by maxAge.
+        // Every cloud rotates at age 60 days: Tencent by a 90-day lifetime minus rotateBefore 30d, Alibaba and Volcano
+        // (whose keys always live a year) by maxAge.
         var policy = Policy(
             name: "test",
             provider: kind,
-            zone: kind == .tencent ? DemoCredentials.tencentZone : DemoCredentials.alibabaDirectory,
+            zone: DemoCredentials.zone(for: kind),
             rotation: kind == .tencent
                 ? RotationSettings(keyLifetime: .days(90), rotateBefore: .days(30))
                 : RotationSettings(rotateBefore: .days(30), maxAge: .days(60))
@@ -151,6 +151,29 @@ public final class RotationHarness: Sendable {
     /// The cloud's name for List, for faults.
     public var listAction: String {
         policy.provider == .tencent ? "ListSCIMCredentials" : "ListSCIMServerCredentials"
+    }
+
+    /// The cloud's name for Delete, for faults.
+    public var deleteAction: String {
+        policy.provider == .tencent ? "DeleteSCIMCredential" : "DeleteSCIMServerCredential"
+    }
+
+    /// The cloud's name for the status update, for faults; nil where the cloud cannot disable a key.
+    public var statusAction: String? {
+        switch policy.provider {
+        case .tencent: return "UpdateSCIMCredentialStatus"
+        case .alibaba: return "UpdateSCIMServerCredentialStatus"
+        case .volcengine: return nil
+        }
+    }
+
+    /// The cloud's throttling error code, for faults.
+    public var throttleCode: String {
+        switch policy.provider {
+        case .tencent: return "RequestLimitExceeded"
+        case .alibaba: return "Throttling.User"
+        case .volcengine: return "FlowLimitExceeded"
+        }
     }
 
     /// Posts to the emulator's admin API.

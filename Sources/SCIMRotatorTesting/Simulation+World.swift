@@ -118,7 +118,7 @@ extension Simulation {
                 let id = h.seedKey(ageDays: age).id
                 consoleKeys.insert(id)
                 return "console adds \(id) (\(Int(age)) days old)"
-            case 84..<86 where !zone.isEmpty:
+            case 84..<86 where !zone.isEmpty && h.policy.provider.traits.canDisable:
                 let key = random.pick(zone)
                 h.emulator.setStatus(zone: h.policy.zone, key: key.id, to: .disabled)
                 consoleTouched.insert(key.id)
@@ -158,12 +158,7 @@ extension Simulation {
         }
 
         func randomFault(_ random: inout SeededRandom) -> [String: Any] {
-            let tencent = h.policy.provider == .tencent
-            let actions = [
-                h.listAction, h.createAction,
-                tencent ? "UpdateSCIMCredentialStatus" : "UpdateSCIMServerCredentialStatus",
-                tencent ? "DeleteSCIMCredential" : "DeleteSCIMServerCredential",
-            ]
+            let actions = [h.listAction, h.createAction] + (h.statusAction.map { [$0] } ?? []) + [h.deleteAction]
             switch Int.random(in: 0..<6, using: &random) {
             case 0:
                 return [
@@ -172,7 +167,7 @@ extension Simulation {
                 ]
             case 1:
                 return [
-                    "action": random.pick(actions), "error": tencent ? "RequestLimitExceeded" : "Throttling.User",
+                    "action": random.pick(actions), "error": h.throttleCode,
                     "times": Int.random(in: 1...6, using: &random),
                 ]
             case 2: return ["action": h.createAction, "drop": "after"]
@@ -215,6 +210,12 @@ extension Simulation {
                         "key \(key.id), made by the tool, is journaled as not created by it: \(story.joined(separator: "; "))"
                     )
                 }
+            }
+            if !h.policy.provider.traits.canDisable {
+                violations += GraceInvariant.violations(
+                    events: try await h.store.events(EventFilter()),
+                    grace: h.policy.rotation.gracePeriod
+                )
             }
             if let broken = try await h.store.verifyChain().firstBroken {
                 violations.append("audit chain broken at #\(broken.seq): \(broken.problem)")

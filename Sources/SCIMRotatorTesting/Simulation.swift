@@ -59,10 +59,14 @@ public struct Simulation: Sendable {
 
     public let seed: UInt64
     public let steps: Int
+    /// The cloud, instead of the one the seed draws; the rest of the schedule is the seed's. A seed recorded when
+    /// fewer clouds existed replays its original schedule with the cloud it drew then.
+    public let provider: ProviderKind?
 
-    public init(seed: UInt64, steps: Int = 60) {
+    public init(seed: UInt64, steps: Int = 60, provider: ProviderKind? = nil) {
         self.seed = seed
         self.steps = steps
+        self.provider = provider
     }
 
     /// Removals the tool made of keys a consumer held, found as the events were recorded.
@@ -73,7 +77,8 @@ public struct Simulation: Sendable {
 
     public func run() async throws -> Outcome {
         var random = SeededRandom(seed: seed)
-        let provider: ProviderKind = random.chance(0.5) ? .tencent : .alibaba
+        let drawn = random.pick(ProviderKind.allCases)
+        let provider = self.provider ?? drawn
         let limit = random.chance(0.8) ? 2 : 3
         let grace = random.pick([TimeSpan(seconds: 0), .hours(1), .hours(24), .days(3)])
         let deleteAfter = random.pick([TimeSpan?.none, TimeSpan(seconds: 0), .days(1), .days(7)])

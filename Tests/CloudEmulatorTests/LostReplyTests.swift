@@ -5,6 +5,7 @@ import SCIMRotatorCore
 import TencentCIC
 import Testing
 import Transport
+import VolcengineCloudIdentity
 
 /// A Create whose connection dropped after the cloud ran it, over a real socket on a connection already used: the
 /// transport must not resend the signed request (libcurl did, and CloudSSO refused the reused nonce), and the key the
@@ -45,6 +46,16 @@ struct LostReplyTests {
                     rateLimiter: RateLimiter(limit: 0)
                 ),
                 directory: DemoCredentials.alibabaDirectory
+            )
+        case .volcengine:
+            provider = VolcengineProvider(
+                client: VolcengineClient(
+                    configuration: VolcengineConfiguration(endpoint: url, timeout: 5, retry: .none),
+                    credentials: DemoCredentials.credentials(for: .volcengine),
+                    transport: transport,
+                    rateLimiter: RateLimiter(limit: 0)
+                ),
+                account: DemoCredentials.volcengineAccount
             )
         }
         let before = try await provider.listKeys()  // the connection is open and reused from here on

@@ -57,11 +57,13 @@ struct CrashResumeTests {
         ["after:disable", "after:delete"]
     )
     func crashDuringMaintenance(kind: ProviderKind, point: String) async throws {
+        // A cloud without disable deletes the previous key when its grace ends: there is no disable to crash after.
+        if point == "after:disable", !kind.traits.canDisable { return }
         let h = try RotationHarness(provider: kind)
         await h.pass()
         await h.pass(RotationRequest(trigger: .manual, reason: nil))
         h.advance(days: 1.1)
-        if point == "after:delete" {
+        if point == "after:delete", kind.traits.canDisable {
             await h.pass()  // disable after grace
             h.advance(days: 7.1)
         }

@@ -34,6 +34,10 @@ struct FaultSuiteTests {
             return #"{"Response": {"RequestId": "r-1", "TotalCounts": "two", "SCIMCredentials": "none"}}"#
         case (.alibaba, true): return #"{"RequestId": "r-1"}"#
         case (.alibaba, false): return #"{"RequestId": "r-1", "SCIMServerCredentials": [{"CredentialId": 7}]}"#
+        case (.volcengine, true): return #"{"ResponseMetadata": {"RequestId": "r-1"}}"#
+        case (.volcengine, false):
+            return
+                #"{"ResponseMetadata": {"RequestId": "r-1"}, "Result": {"SCIMServerCredentials": [{"CredentialId": 7}]}}"#
         }
     }
 
@@ -43,7 +47,7 @@ struct FaultSuiteTests {
             fault: { h in
                 [
                     "action": h.listAction,
-                    "error": h.policy.provider == .tencent ? "RequestLimitExceeded" : "Throttling.User", "times": 2,
+                    "error": h.throttleCode, "times": 2,
                 ]
             },
             expect: .completes
@@ -53,7 +57,7 @@ struct FaultSuiteTests {
             fault: { h in
                 [
                     "action": h.listAction,
-                    "error": h.policy.provider == .tencent ? "RequestLimitExceeded" : "Throttling.User", "times": 8,
+                    "error": h.throttleCode, "times": 8,
                 ]
             },
             expect: .failsThenRecovers("throttled")

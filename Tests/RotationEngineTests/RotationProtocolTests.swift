@@ -47,7 +47,7 @@ struct RotationProtocolTests {
     }
 
     @Test(
-        "a simulated year: 7 keys created, 6 disabled after grace, 5 deleted, never a zone without a usable key",
+        "a simulated year: 7 keys created, 6 disabled after grace, 5 deleted (without disable: 6 deleted after grace), never a zone without a usable key",
         arguments: ProviderKind.allCases
     )
     func year(kind: ProviderKind) async throws {
@@ -69,10 +69,11 @@ struct RotationProtocolTests {
         try await scheduler.run()
         #expect(try await h.count(.keyCreated) == 7)
         #expect(try await h.count(.rotationCompleted) == 7)
-        #expect(try await h.count(.keyDisabled) == 6)
-        #expect(try await h.count(.keyDeleted) == 5)
+        let canDisable = kind.traits.canDisable
+        #expect(try await h.count(.keyDisabled) == (canDisable ? 6 : 0))
+        #expect(try await h.count(.keyDeleted) == (canDisable ? 5 : 6))
         #expect(try await h.count(.rotationFailed) == 0)
-        #expect(h.zoneKeys.count == 2)
+        #expect(h.zoneKeys.count == (canDisable ? 2 : 1))
         #expect(try await h.invariantViolations().isEmpty)
         // The identity provider always held a usable key: each delivery happened before its predecessor expired.
         let created = try await h.events(.keyCreated).compactMap { $0.date }
@@ -81,7 +82,7 @@ struct RotationProtocolTests {
 
     @Test(
         "the previous key stays enabled for the grace period, then is disabled, then deleted after deleteAfter",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.allCases.filter(\.traits.canDisable)
     )
     func graceAndDelete(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) {
@@ -108,7 +109,7 @@ struct RotationProtocolTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("deleteAfter: never keeps disabled keys", arguments: ProviderKind.allCases)
+    @Test("deleteAfter: never keeps disabled keys", arguments: ProviderKind.allCases.filter(\.traits.canDisable))
     func neverDelete(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.rotation.deleteAfter = nil }
         await h.pass()
@@ -134,12 +135,40 @@ struct RotationProtocolTests {
         #expect(try await h.count(.rotationCompleted) == 2)
     }
 
+    @Test(
+        "without disable, the previous key stays for the grace period, then is deleted (never disabled)",
+        arguments: ProviderKind.allCases.filter { !$0.traits.canDisable }
+    )
+    func graceThenDelete(kind: ProviderKind) async throws {
+        let h = try RotationHarness(provider: kind) { $0.rotation.gracePeriod = .hours(24) }
+        await h.pass()
+        let first = h.zoneKeys[0].id
+        await h.pass(RotationRequest(trigger: .manual, reason: "test"))
+        #expect(h.zoneKeys.first { $0.id == first }?.status == .enabled, "in grace")
+        h.advance(days: 0.9)
+        await h.pass()
+        #expect(h.zoneKeys.first { $0.id == first }?.status == .enabled, "still in grace")
+        h.advance(days: 0.2)
+        let result = await h.pass()
+        #expect(result.outcome == .changed)
+        #expect(!h.zoneKeys.contains { $0.id == first })
+        #expect(h.zoneKeys.count == 1, "the last key stays")
+        #expect(try await h.count(.keyDisabled) == 0)
+        let deleted = try await h.events(.keyDeleted)
+        #expect(deleted.map(\.keyId) == [first])
+        #expect(deleted.first?.reason?.contains("cannot disable") == true)
+        h.advance(days: 30)
+        await h.pass()
+        #expect(h.zoneKeys.count == 1)
+        #expect(try await h.invariantViolations().isEmpty)
+    }
+
     @Test("a current key disabled or deleted outside the tool is replaced at once", arguments: ProviderKind.allCases)
     func currentLost(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
         await h.pass()
         let key = h.zoneKeys[0].id
-        try await h.provider().setStatus(of: key, to: .disabled)
+        h.emulator.setStatus(zone: h.policy.zone, key: key, to: .disabled)
         await h.pass()
         #expect(try await h.count(.rotationCompleted) == 2)
         let current = try await h.store.keys(policy: "test").first { $0.role == .current }!.keyId
@@ -182,6 +211,13 @@ struct KeyLimitTests {
         let result = await h.pass()
         #expect(result.outcome == .blocked)
         #expect(result.message.contains(only.id))
+        if kind.traits.protectsLastKey {
+            // The cloud refuses to delete a zone's last key: no room can ever be made at a limit of 1.
+            #expect(
+                result.message.contains("refuses to delete a zone's last key") && result.message.contains("keyLimit")
+            )
+            #expect(try await h.count(.keyDeleted) == 0)
+        }
         #expect(try await h.count(.rotationBlocked) == 1)
         #expect(h.zoneKeys.map(\.id) == [only.id])
         let state = try await h.store.policyState(policy: "test")
@@ -234,16 +270,23 @@ struct EmergencyTests {
         await h.pass()
         let leaked = h.zoneKeys[0].id
         await h.pass(RotationRequest(trigger: .emergency, reason: "leaked in a ticket"))
-        #expect(h.zoneKeys.first { $0.id == leaked }?.status == .disabled)
-        let disabled = try await h.events(.keyDisabled)
-        #expect(disabled.first?.actor == .emergency)
+        if kind.traits.canDisable {
+            #expect(h.zoneKeys.first { $0.id == leaked }?.status == .disabled)
+            let disabled = try await h.events(.keyDisabled)
+            #expect(disabled.first?.actor == .emergency)
+        } else {
+            // No disabled state: the presumed-leaked key is deleted at once.
+            #expect(!h.zoneKeys.contains { $0.id == leaked })
+            let deleted = try await h.events(.keyDeleted)
+            #expect(deleted.first?.actor == .emergency)
+        }
         await h.pass(RotationRequest(trigger: .emergency, reason: "again", deleteOld: true))
         #expect(h.zoneKeys.count == 1)
         #expect(try await h.invariantViolations().isEmpty)
     }
 
     @Test(
-        "at the limit with no other candidate, the compromised key is retired first and the gap recorded",
+        "at the limit with no other candidate, the compromised key is retired first and the gap recorded (a cloud that refuses to delete its last key blocks, naming it)",
         arguments: ProviderKind.allCases
     )
     func emergencyAtLimit(kind: ProviderKind) async throws {
@@ -253,6 +296,17 @@ struct EmergencyTests {
         let normal = await h.pass(RotationRequest(trigger: .manual, reason: nil))
         #expect(normal.outcome == .blocked, "a normal rotation never retires the current key")
         let result = await h.pass(RotationRequest(trigger: .emergency, reason: "leaked"))
+        if kind.traits.protectsLastKey {
+            // Retiring the compromised key first would delete the zone's last key, which the cloud refuses, and a
+            // second key does not fit: a person must act (raise the limit); nothing is deleted meanwhile.
+            #expect(result.outcome == .blocked, "\(result.message)")
+            #expect(result.message.contains(leaked) && result.message.contains("not even in an emergency"))
+            #expect(try await h.count(.keyRetired) == 0)
+            #expect(try await h.count(.keyDeleted) == 0)
+            #expect(h.zoneKeys.map(\.id) == [leaked])
+            #expect(try await h.invariantViolations().isEmpty)
+            return
+        }
         #expect(result.outcome == .changed, "\(result.message)")
         let retired = try await h.events(.keyRetired)
         #expect(retired.map(\.keyId) == [leaked])
@@ -306,7 +360,33 @@ struct FailureTests {
         #expect(result.outcome == .failed)
         #expect(result.message.contains("verify"))
         #expect(h.sink.delivered.isEmpty)
-        #expect(h.zoneKeys.isEmpty)
+        guard kind.traits.protectsLastKey else {
+            #expect(h.zoneKeys.isEmpty)
+            #expect(try await h.count(.keyAbandoned) == 1)
+            return
+        }
+        // The failed key is the zone's only key, which the cloud refuses to delete: it stays, its abandonment
+        // journaled, never adopted nor handed to anyone, and the pass says so.
+        let stray = try #require(h.zoneKeys.first).id
+        #expect(h.zoneKeys.count == 1)
+        #expect(result.message.contains(stray) && result.message.contains("refuses to delete a zone's last key"))
+        #expect(try await h.count(.keyAbandoned) == 0)
+        let record = try #require(try await h.store.keys(policy: "test").first { $0.keyId == stray })
+        #expect(record.intent == .abandon && record.role == .pending)
+        // The next pass neither adopts it nor retries its deletion in a loop: it waits out the back-off, warning.
+        let waiting = await h.pass()
+        #expect(waiting.outcome != .changed, "\(waiting.message)")
+        #expect(try await h.count(.keyAdopted) == 0)
+        let plan = try await h.plan()
+        #expect(plan.warnings.contains { $0.contains(stray) && $0.contains("only key") }, "\(plan.warnings)")
+        // After the back-off a second key is made (room for it: the limit is 2) and fails too; with two keys in the
+        // zone the cloud deletes one, so the zone never grows.
+        h.advance(days: 0.01)
+        let again = await h.pass()
+        #expect(again.outcome == .failed, "\(again.message)")
+        #expect(h.sink.delivered.isEmpty)
+        #expect(h.zoneKeys.count == 1)
+        #expect(try await h.count(.keyCreated) == 2)
         #expect(try await h.count(.keyAbandoned) == 1)
     }
 
@@ -323,15 +403,7 @@ struct FailureTests {
         #expect(delays == [300, 600, 1_200, 2_400])
         #expect(try await h.store.policyState(policy: "test").stuck)
         #expect(try await h.count(.policyStuck) == 1)
-        let plan = Planner.plan(
-            PlanInput(
-                policy: h.policy,
-                observed: h.zoneKeys,
-                keys: try await h.store.keys(policy: "test"),
-                state: try await h.store.policyState(policy: "test"),
-                now: h.clock.now()
-            )
-        )
+        let plan = try await h.plan()
         #expect(plan.warnings.contains { $0.contains("stuck") })
     }
 
@@ -349,5 +421,20 @@ struct FailureTests {
         #expect(try await h.count(.keyAbandoned) == 1)
         #expect(h.zoneKeys.count == 2)
         #expect(try await h.invariantViolations().isEmpty)
+    }
+}
+
+extension RotationHarness {
+    /// What the planner decides now, from the zone as listed and the journal.
+    fileprivate func plan() async throws -> Plan {
+        Planner.plan(
+            PlanInput(
+                policy: policy,
+                observed: zoneKeys,
+                keys: try await store.keys(policy: policy.name),
+                state: try await store.policyState(policy: policy.name),
+                now: clock.now()
+            )
+        )
     }
 }

@@ -96,6 +96,16 @@ struct PolicyLoaderTests {
         ("zone: z-vft38p2hq8tq\n", 1, "provider", "missing; add `provider: tencent`"),
         ("provider: aws\nzone: z-vft38p2hq8tq\n", 1, "provider", "`aws` is not a provider"),
         ("provider: tencent\n", 1, "zone", "missing"),
+        ("provider: volcengine\nzone: acct-1\n", 2, "zone", "not a Volcano Engine account id"),
+        (
+            "provider: volcengine\nzone: \"2100123456\"\nrotation: {keyLifetime: 90d}\n", 3, "rotation.keyLifetime",
+            "takes no lifetime"
+        ),
+        (
+            "provider: volcengine\nzone: \"2100123456\"\nrotation: {deleteAfter: 7d}\n", 3, "rotation.deleteAfter",
+            "cannot disable a key"
+        ),
+        ("provider: volcengine\nzone: \"2100123456\"\nkeyLimit: 1\n", 3, "keyLimit", "must be at least 2"),
         ("provider: tencent\nzone: zone-1\n", 2, "zone", "not a CIC ZoneId"),
         (
             "provider: tencent\nzone: z-vft38p2hq8tq\nrotation: {keyLifetime: 30d, rotateBefore: 30d}\n", 3,
