@@ -78,7 +78,7 @@ let package = Package(
             name: "CloudProviders",
             dependencies: [
                 "SCIMRotatorCore", "Transport", "TencentCIC", "AlibabaCloudSSO", "VolcengineCloudIdentity",
-                "RotationPolicy",
+                "RotationPolicy", "RotationHistory",
             ],
             swiftSettings: swiftSettings
         ),

@@ -81,6 +81,9 @@ public final class Emulator: Sendable {
         if path.hasPrefix("/scim/v2") {
             return .response(handleSCIM(request, path: path))
         }
+        if let (tenant, rest) = awsTenantPath(path) {
+            return .response(handleSCIM(request, path: rest, tenant: tenant))
+        }
         if path == "/" {
             if Self.isVolcengine(request) {
                 return await handleVolcengine(request)
@@ -182,6 +185,11 @@ extension Emulator {
                     entry["account"] = zones.first ?? ""
                     entry["accessKey"] = accounts.first?.accessKeyId ?? ""
                     entry["secretKey"] = accounts.first?.secret ?? ""
+                case .awsIdentityCenter:
+                    // No key API: each tenant's SCIM endpoint; tokens are seeded as a person makes them.
+                    entry["tenants"] = zones
+                    entry["scim"] = zones.map { base + "/\($0)/scim/v2" }
+                    entry.removeValue(forKey: "accounts")
                 }
                 line[provider.rawValue] = entry
             }

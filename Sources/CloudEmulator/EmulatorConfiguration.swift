@@ -137,6 +137,9 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
     public var alibaba: Cloud?
     /// Volcano Engine CloudIdentity: each account's zone is its account id (one instance per account).
     public var volcengine: Cloud?
+    /// AWS IAM Identity Center: SCIM tenants only (no key API). Tokens are seeded through the admin API, as a person
+    /// makes them in the console, and the tenant's SCIM endpoint is `/<tenant>/scim/v2/`.
+    public var awsIdentityCenter: Cloud?
     public var keyLimit: Int?
     public var rateLimit: Int?
     public var latencyMs: Int?
@@ -156,6 +159,7 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
         tencent: Cloud? = nil,
         alibaba: Cloud? = nil,
         volcengine: Cloud? = nil,
+        awsIdentityCenter: Cloud? = nil,
         keyLimit: Int? = nil,
         rateLimit: Int? = nil,
         latencyMs: Int? = nil
@@ -163,6 +167,7 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
         self.tencent = tencent
         self.alibaba = alibaba
         self.volcengine = volcengine
+        self.awsIdentityCenter = awsIdentityCenter
         self.keyLimit = keyLimit
         self.rateLimit = rateLimit
         self.latencyMs = latencyMs
@@ -201,6 +206,10 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
                 )
             ],
             zones: [Zone(id: DemoCredentials.volcengineAccount, name: "demo", region: "cn-beijing")]
+        ),
+        awsIdentityCenter: Cloud(
+            accounts: [],
+            zones: [Zone(id: DemoCredentials.awsTenant, name: "demo", region: "us-east-1")]
         )
     )
 
@@ -211,6 +220,7 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
             case .tencent: return tencent
             case .alibaba: return alibaba
             case .volcengine: return volcengine
+            case .awsIdentityCenter: return awsIdentityCenter
             }
         }
         set {
@@ -218,6 +228,7 @@ public struct EmulatorConfiguration: Sendable, Codable, Equatable {
             case .tencent: tencent = newValue
             case .alibaba: alibaba = newValue
             case .volcengine: volcengine = newValue
+            case .awsIdentityCenter: awsIdentityCenter = newValue
             }
         }
     }
@@ -250,6 +261,8 @@ public enum DemoCredentials {
     public static let volcengineAccount = "2100000001"
     public static let volcengineAccessKey = "AKLTemulatorDEMO0000000000000000000000000"
     public static let volcengineSecretKey = "emulatorDEMOvolcengineSECRET000000000000"
+    /// The demo IAM Identity Center SCIM tenant (no access key: there is no key API).
+    public static let awsTenant = "demo0000aws-tenant-0001"
 
     /// The demo zone of `kind` (a zone, a directory, an account id).
     public static func zone(for kind: ProviderKind) -> String {
@@ -257,6 +270,7 @@ public enum DemoCredentials {
         case .tencent: return tencentZone
         case .alibaba: return alibabaDirectory
         case .volcengine: return volcengineAccount
+        case .awsIdentityCenter: return awsTenant
         }
     }
 
@@ -266,6 +280,8 @@ public enum DemoCredentials {
         case .tencent: return CloudCredentials(accessKeyId: tencentSecretId, secret: Secret(tencentSecretKey))
         case .alibaba: return CloudCredentials(accessKeyId: alibabaAccessKeyId, secret: Secret(alibabaAccessKeySecret))
         case .volcengine: return CloudCredentials(accessKeyId: volcengineAccessKey, secret: Secret(volcengineSecretKey))
+        // No key API: nothing signs a request.
+        case .awsIdentityCenter: return CloudCredentials(accessKeyId: "-", secret: Secret("-"))
         }
     }
 }

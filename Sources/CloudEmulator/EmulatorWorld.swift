@@ -154,6 +154,12 @@ enum Identifiers {
         case .tencent: return "scimcred-" + random(12, using: &generator)
         case .alibaba: return "scimcred-" + random(24, using: &generator)
         case .volcengine: return "3" + random(9, from: Array("0123456789"), using: &generator)
+        case .awsIdentityCenter:
+            let hex = random(32, from: Array("0123456789abcdef"), using: &generator)
+            return [8, 4, 4, 4, 12].reduce(into: (parts: [String](), rest: Substring(hex))) { state, length in
+                state.parts.append(String(state.rest.prefix(length)))
+                state.rest = state.rest.dropFirst(length)
+            }.parts.joined(separator: "-")
         }
     }
 
@@ -173,6 +179,8 @@ enum Identifiers {
         case .volcengine:
             return "eyJhbGciOiJIUzI1NiJ9." + random(40, from: base62, using: &generator) + "."
                 + random(43, from: base62 + ["-", "_"], using: &generator)
+        case .awsIdentityCenter:
+            return random(120, from: base62 + ["+", "/"], using: &generator) + "="
         }
     }
 
@@ -186,6 +194,7 @@ enum Identifiers {
         case .tencent: return "z-" + random(12)
         case .alibaba: return "d-" + random(12)
         case .volcengine: return "21" + random(8, from: Array("0123456789"))
+        case .awsIdentityCenter: return random(10) + "-" + random(8)
         }
     }
 
@@ -194,6 +203,7 @@ enum Identifiers {
         case .tencent: return "AKID" + random(32, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"))
         case .alibaba: return "LTAI5t" + random(18, from: base62)
         case .volcengine: return "AKLT" + random(40, from: base62)
+        case .awsIdentityCenter: return "AKIA" + random(16, from: Array("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"))
         }
     }
 
@@ -203,6 +213,7 @@ enum Identifiers {
         case .tencent: return "ap-guangzhou"
         case .alibaba: return "cn-shanghai"
         case .volcengine: return "cn-beijing"
+        case .awsIdentityCenter: return "us-east-1"
         }
     }
 

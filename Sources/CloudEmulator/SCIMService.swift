@@ -10,7 +10,19 @@ import Transport
 extension Emulator {
     static let scimContentType = "application/scim+json"
 
-    func handleSCIM(_ request: HTTPRequest, path: String) -> HTTPResponse {
+    /// `/<tenant>/scim/v2/...` of an IAM Identity Center tenant the emulator serves: the tenant and the rest of the
+    /// path from `/scim/v2`.
+    func awsTenantPath(_ path: String) -> (tenant: String, rest: String)? {
+        let parts = path.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: true)
+        guard parts.count == 2, parts[1].hasPrefix("scim/v2") else { return nil }
+        let tenant = String(parts[0])
+        let served = world.withLock { $0.zones[tenant]?.provider == .awsIdentityCenter }
+        return served ? (tenant, "/" + String(parts[1])) : nil
+    }
+
+    /// `tenant`: the IAM Identity Center tenant in the path; a key of any other zone is refused (AWS answers 401 when
+    /// the tenant id is wrong).
+    func handleSCIM(_ request: HTTPRequest, path: String, tenant: String? = nil) -> HTTPResponse {
         let resource = path.dropFirst("/scim/v2".count).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
         if resource == "ServiceProviderConfig" {
             return Self.json(status: 200, contentType: Self.scimContentType, Self.serviceProviderConfig)
@@ -27,7 +39,9 @@ extension Emulator {
             case zone(String)
         }
         let access: Access = world.withLock { w in
-            guard let (zoneId, index) = w.key(bySecret: token), var zone = w.zones[zoneId] else { return .unknown }
+            guard let (zoneId, index) = w.key(bySecret: token), var zone = w.zones[zoneId],
+                tenant == nil || tenant == zoneId
+            else { return .unknown }
             let key = zone.keys[index]
             guard key.status == .enabled, key.expiresAt > now else { return .unknown }
             if w.scimRequiresSync, zone.syncStatus == .disabled { return .syncDisabled }

@@ -1,5 +1,6 @@
 import AlibabaCloudSSO
 import Foundation
+import RotationHistory
 import RotationPolicy
 import SCIMRotatorCore
 import TencentCIC
@@ -17,8 +18,17 @@ public enum CloudProviders {
         transport: any HTTPTransport,
         clock: any RotatorClock,
         endpoint: URL? = nil,
-        tuning: ClientTuning = ClientTuning()
+        tuning: ClientTuning = ClientTuning(),
+        store: any HistoryStore
     ) -> any SCIMKeyProvider {
+        if !policy.provider.traits.canList {
+            // No key API: the journal lists the keys; an emulator's endpoint serves the tenant's SCIM.
+            return JournalKeysProvider(
+                policy: policy,
+                store: store,
+                scimBaseURL: endpoint.map { $0.appendingPathComponent(policy.zone).appendingPathComponent("scim/v2") }
+            )
+        }
         let setup = ProviderSetup(
             zone: policy.zone,
             keyLimit: policy.keyLimit,
@@ -34,6 +44,8 @@ public enum CloudProviders {
         case .tencent: return TencentCICProvider(setup: setup)
         case .alibaba: return AlibabaCloudSSOProvider(setup: setup)
         case .volcengine: return VolcengineProvider(setup: setup)
+        case .awsIdentityCenter:
+            return JournalKeysProvider(policy: policy, store: store)
         }
     }
 }

@@ -72,7 +72,7 @@ public final class Notifier: Sendable {
         case .rotationBlocked: return [.blocked]
         case .policyStuck: return [.stuck]
         case .keyExpiring: return [.expiring]
-        case .rotationWaiting: return [.confirm]
+        case .rotationWaiting: return event.details["action"] == nil ? [.confirm] : [.action]
         case .rotationStarted where event.actor == .emergency: return [.emergency]
         case .rotationCompleted: return event.actor == .emergency ? [.emergency, .success] : [.success]
         default: return []
@@ -141,6 +141,7 @@ public final class Notifier: Sendable {
         case .expiring: return "\(subject): the current SCIM key \(event.keyId ?? "") is expiring\(reason)"
         case .success: return "\(subject): rotated to key \(event.keyId ?? "")"
         case .confirm: return "\(subject): a person must act before the new key is promoted\(reason)"
+        case .action: return "\(subject): a person must act in the console\(reason)"
         }
     }
 }

@@ -12,13 +12,39 @@ public struct RotationRequest: Sendable, Equatable {
     public var deleteOld: Bool
     /// Keys the operator consents to retire, should the zone be at its limit (`--retire KEY_ID`).
     public var retire: [String]
+    /// A key a person made in the console of an issuer without a key API (`rotate --token-stdin`).
+    public var token: HandedToken?
 
-    public init(trigger: RotationTrigger, reason: String?, deleteOld: Bool = false, retire: [String] = []) {
+    public init(
+        trigger: RotationTrigger,
+        reason: String?,
+        deleteOld: Bool = false,
+        retire: [String] = [],
+        token: HandedToken? = nil
+    ) {
         self.trigger = trigger
         self.reason = reason
         self.deleteOld = deleteOld
         self.retire = retire
+        self.token = token
     }
+}
+
+/// A token a person made in an issuer's console and handed over on stdin: it becomes the rotation's new key.
+public struct HandedToken: Sendable, Equatable {
+    public var secret: Secret
+    public var expiresAt: Date
+    /// Who entered it (the login name), for the history.
+    public var enteredBy: String
+
+    public init(secret: Secret, expiresAt: Date, enteredBy: String) {
+        self.secret = secret
+        self.expiresAt = expiresAt
+        self.enteredBy = enteredBy
+    }
+
+    /// The id this tool gives a key it cannot list: derived from its fingerprint, so the same token is the same key.
+    public static func keyId(fingerprint: String) -> String { "tok-" + String(fingerprint.prefix(16)) }
 }
 
 /// What the planner decides to do next for one policy.

@@ -39,6 +39,13 @@ public enum Planner {
                     + "and is removed once another key exists"
             )
         }
+        for record in Safety.awaitingDeletion(records: input.keys, policy: input.policy) {
+            plan.warnings.append(
+                "waiting for a person to delete \(record.keyId) in \(input.policy.provider.traits.console ?? "the console") "
+                    + "(asked \(record.intentAt.map(TimeText.minute) ?? "?")); then run "
+                    + "`scim-rotator confirm \(input.policy.name) --old-deleted`"
+            )
+        }
         if input.state.stuck {
             plan.warnings.append(
                 "stuck: \(input.state.failures) consecutive failures; last: \(input.state.lastError ?? "?")"
@@ -82,7 +89,10 @@ public enum Planner {
         }
         // The zone's only key on a cloud that refuses to delete it: its removal waits for another key.
         let kept = Safety.lastKeyKept(observed: input.observed, policy: policy)
-        let pendingIntents = input.keys.filter { $0.intent != nil && !$0.role.isGone && $0.keyId != kept }.map(\.keyId)
+        let asked = Set(Safety.awaitingDeletion(records: input.keys, policy: policy).map(\.keyId))
+        let pendingIntents = input.keys.filter {
+            $0.intent != nil && !$0.role.isGone && $0.keyId != kept && !asked.contains($0.keyId)
+        }.map(\.keyId)
         if !pendingIntents.isEmpty {
             return Plan(
                 action: .finishIntents(keyIds: pendingIntents),
@@ -217,6 +227,18 @@ public enum Planner {
     static func active(_ rotation: RotationRecord, input: PlanInput, backoffUntil: Date?) -> Plan {
         let now = input.now
         let policy = input.policy
+        if rotation.state == .awaitingToken, input.request?.token == nil {
+            var plan = Plan(
+                action: .wait,
+                reason: "waiting for a person since \(TimeText.minute(rotation.updatedAt)): "
+                    + (rotation.waitingFor ?? "hand over the new token with `rotate --token-stdin`"),
+                nextCheck: input.currentRecord.flatMap { record in
+                    input.observed.first { $0.id == record.keyId }.map { checkTimes(input, current: $0).min() }
+                } ?? nil
+            )
+            if let problem = input.currentProblem { plan.reason = "\(problem); \(plan.reason)" }
+            return plan
+        }
         if rotation.state == .awaitingConfirmation, rotation.confirmedAt == nil {
             if input.request?.trigger == .emergency {
                 return Plan(

@@ -72,6 +72,9 @@ extension PolicyRunner {
 
     /// Deletes keys this tool disabled (deleteAfter is over, or an emergency with --delete-old).
     func delete(_ keyIds: [String], reason: String, actor: Actor, rotationId: String?) async throws {
+        guard traits.canDelete else {
+            return try await askDeletion(keyIds, reason: reason, actor: actor, rotationId: rotationId)
+        }
         for keyId in keyIds {
             var record = try await announce(keyId, intent: .delete, rotationId: nil)
             let existed: Bool
@@ -164,6 +167,9 @@ extension PolicyRunner {
             return false
         }
         try await failPoints.hit("after:abandon")
+        let reason =
+            traits.canDelete
+            ? reason : "\(reason); if it was made in \(traits.console ?? "the console"), delete it there too"
         record.intent = nil
         record.role = .abandoned
         record.status = .disabled

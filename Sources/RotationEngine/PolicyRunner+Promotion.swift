@@ -67,7 +67,7 @@ extension PolicyRunner {
                 actor: .emergency,
                 rotationId: run.rotation.id
             )
-            run.zone.removeAll { $0.id != run.rotation.newKeyId }
+            if traits.canDelete { run.zone.removeAll { $0.id != run.rotation.newKeyId } }
         } else if run.rotation.trigger == .emergency {
             let others = run.zone.filter { $0.id != run.rotation.newKeyId }
             try await disable(

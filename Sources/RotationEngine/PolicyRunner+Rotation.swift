@@ -27,6 +27,8 @@ struct RotationRun {
     var rotation: RotationRecord
     var zone: [SCIMKey]
     var secret: Secret?
+    /// The key a person handed over, for an issuer without a key API.
+    var token: HandedToken?
 }
 
 /// The rotation as a state machine: one step per journaled state, each journaling the next state before the side
@@ -106,8 +108,18 @@ extension PolicyRunner {
     }
 
     /// Runs a rotation from the state its record shows until it completes, waits, blocks or fails.
-    func run(_ rotation: RotationRecord, zone: [SCIMKey], input: PlanInput) async -> RotationOutcome {
-        var run = RotationRun(rotation: rotation, zone: zone, secret: secrets.secret(rotation: rotation.id))
+    func run(
+        _ rotation: RotationRecord,
+        zone: [SCIMKey],
+        input: PlanInput,
+        token: HandedToken? = nil
+    ) async -> RotationOutcome {
+        var run = RotationRun(
+            rotation: rotation,
+            zone: zone,
+            secret: secrets.secret(rotation: rotation.id),
+            token: token
+        )
         do {
             while true {
                 if let outcome = try await step(&run) { return outcome }
@@ -122,6 +134,9 @@ extension PolicyRunner {
     /// One step: the work of the state the rotation is in. Nil to go on with the next state.
     func step(_ run: inout RotationRun) async throws -> RotationOutcome? {
         switch run.rotation.state {
+        // Without a key API the console enforces the limit: the person makes room there (asked to, if need be).
+        case .started where !traits.canCreate: return try await handOver(&run)
+        case .awaitingToken: return try await handOver(&run)
         case .started: return try await makeRoom(&run)
         case .roomMade: return try await create(&run)
         case .creating: return try await recoverCreate(&run)

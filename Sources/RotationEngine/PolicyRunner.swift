@@ -166,7 +166,8 @@ public struct PolicyRunner: Sendable {
                     }
                 case .delete(let keyIds):
                     try await delete(keyIds, reason: plan.reason, actor: .scheduler, rotationId: nil)
-                    pass.known = observed.filter { !keyIds.contains($0.id) }
+                    // Where a person deletes (no key API), the keys stay listed until they say so.
+                    pass.known = traits.canDelete ? observed.filter { !keyIds.contains($0.id) } : nil
                 case .abandon(let keyIds):
                     var gone: Set<String> = []
                     for keyId in keyIds where try await abandon(keyId, rotation: nil, reason: plan.reason) {
@@ -178,18 +179,20 @@ public struct PolicyRunner: Sendable {
                     try await end(&rotation, as: .failed, .rotationFailed, "superseded: \(plan.reason)")
                 case .resume(let rotationId):
                     guard var rotation = try await store.rotation(id: rotationId) else { continue }
+                    let token = pass.request?.token
                     if let request = pass.request {
                         try await take(request, into: &rotation)
                         pass.request = nil
                     }
                     pass.rotations.append(rotation.id)
-                    let outcome = await run(rotation, zone: observed, input: input)
+                    let outcome = await run(rotation, zone: observed, input: input, token: token)
                     if let stop = try await conclude(outcome, input: input, &pass) { return stop }
                 case .rotate(let trigger):
                     let rotation = try await start(trigger: trigger, reason: plan.reason, input: input, pass.request)
+                    let token = pass.request?.token
                     pass.request = nil
                     pass.rotations.append(rotation.id)
-                    let outcome = await run(rotation, zone: observed, input: input)
+                    let outcome = await run(rotation, zone: observed, input: input, token: token)
                     if let stop = try await conclude(outcome, input: input, &pass) { return stop }
                 }
                 pass.changed = true

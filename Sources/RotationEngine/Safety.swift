@@ -256,7 +256,7 @@ public enum Safety {
         let anchor = current.promotedAt ?? current.firstSeen
         return observed.compactMap { key in
             guard key.status == .enabled, key.id != current.keyId, let record = byId[key.id],
-                record.role == .previous, !holdings.mayBeHeld(key.id)
+                record.role == .previous, record.intent == nil, !holdings.mayBeHeld(key.id)
             else { return nil }
             return (key.id, max(anchor, record.firstSeen).addingTimeInterval(policy.rotation.gracePeriod.timeInterval))
         }
@@ -285,6 +285,13 @@ public enum Safety {
                 && !holdings.mayBeHeld($0.keyId)
         }
         .map(\.keyId)
+    }
+
+    /// Keys a person was asked to delete in the console of an issuer that cannot delete (``ProviderTraits/canDelete``),
+    /// until they confirm (`confirm --old-deleted`).
+    public static func awaitingDeletion(records: [KeyRecord], policy: Policy) -> [KeyRecord] {
+        guard !policy.provider.traits.canDelete else { return [] }
+        return records.filter { $0.intent == .delete && !$0.role.isGone }
     }
 
     // MARK: Explaining keys

@@ -38,13 +38,16 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let keyVanished = EventKind(rawValue: "key.vanished")
     public static let syncEnabled = EventKind(rawValue: "sync.enabled")
     public static let syncDisabled = EventKind(rawValue: "sync.disabled")
+    /// A person registered a key this tool cannot list (`track`: an issuer without a key API), or one a person deleted
+    /// in the console (`confirm --old-deleted`) is recorded as gone.
+    public static let keyTracked = EventKind(rawValue: "key.tracked")
 
     /// Every kind defined here, for `--event` help and validation.
     public static let known: [EventKind] = [
         .rotationStarted, .rotationResumed, .rotationCompleted, .rotationFailed, .rotationBlocked, .policyStuck,
         .rotationWaiting, .keyConfirmed, .keyExpiring, .keyUnusable, .notificationSent, .notificationFailed,
         .keyCreated, .keyVerified, .keyDelivered, .keyPromoted, .keyDisabled, .keyDeleted, .keyRetired, .keyAdopted,
-        .keyAbandoned, .keyDiscovered, .keyVanished, .syncEnabled, .syncDisabled,
+        .keyAbandoned, .keyDiscovered, .keyVanished, .syncEnabled, .syncDisabled, .keyTracked,
     ]
 }
 
@@ -149,6 +152,13 @@ public struct HistoryEvent: Sendable, Codable, Equatable {
     }
 
     public var date: Date? { HistoryTime.parse(time) }
+
+    /// ``detail`` as a dictionary (empty when there is none).
+    public var details: [String: String] {
+        guard let detail, let decoded = try? JSONDecoder().decode([String: String].self, from: Data(detail.utf8))
+        else { return [:] }
+        return decoded
+    }
 }
 
 /// Fixed-width UTC timestamps with milliseconds, so that text order is time order.

@@ -18,6 +18,9 @@ public enum RotationState: String, Sendable, Codable, CaseIterable {
     case delivering
     /// A sink handed the key to a person (`manual`): promotion waits for `scim-rotator confirm`.
     case awaitingConfirmation
+    /// The issuer has no key API (``ProviderTraits/canCreate``): a person makes the key in its console and hands it
+    /// over with `scim-rotator rotate POLICY --token-stdin`.
+    case awaitingToken
     /// Every sink has the key: resume at promote.
     case delivered
     case promoted

@@ -277,6 +277,9 @@ public enum NotificationKind: String, Sendable, CaseIterable, Codable {
     case success
     /// A manual delivery waits for `scim-rotator confirm`.
     case confirm
+    /// A person must act in an issuer's console (one without a key API): make the new token and hand it over, or
+    /// delete the previous one.
+    case action
 }
 
 /// A webhook (`notify: - webhook: {...}`).

@@ -174,6 +174,17 @@ public enum PolicyLoader {
         let endpoint = reader.url(top["endpoint"], "endpoint")
         let region = reader.string(top["region"], "region")
         checkRegion(region, top["region"], provider, &reader)
+        if let traits = provider?.traits, traits.requiresRegion, top["region"] == nil {
+            reader.issue(
+                root,
+                "region",
+                "missing; \(traits.serviceName)'s SCIM endpoint depends on the region, e.g. `region: us-east-1` "
+                    + "(one of \(traits.exampleRegions))"
+            )
+        }
+        for key in ["endpoint", "credentials"] where top[key] != nil {
+            if let fix = provider?.traits.inapplicablePolicyKeys[key] { reader.issue(top[key], key, fix) }
+        }
         var credentials: CloudCredentials.EnvironmentNames?
         if let node = top["credentials"],
             let entries = reader.mapping(node, path: "credentials", allowed: ["idEnv", "secretEnv", "tokenEnv"])

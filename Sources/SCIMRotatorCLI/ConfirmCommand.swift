@@ -16,6 +16,10 @@ extension SCIMRotator {
                 the identity provider and runs this command. `status` and `plan` show what is waiting. The \
                 confirmation is recorded in history (key.confirmed), then the key is promoted at once; the old key \
                 is disabled after the policy's grace period as usual.
+
+                --old-deleted (issuers without a key API: AWS IAM Identity Center): you deleted, in the console, \
+                the previous token the tool asked you to delete (notification kind `action`, and `status`). It is \
+                recorded as deleted (key.deleted, by you).
                 """
         )
 
@@ -27,11 +31,20 @@ extension SCIMRotator {
         @Option(help: "Who confirmed and how, recorded in history.")
         var reason: String?
 
+        @Flag(
+            name: .customLong("old-deleted"),
+            help: "The previous token you were asked to delete is deleted in the console (no key API issuers)."
+        )
+        var oldDeleted = false
+
         func run() async throws {
             let policy = try common.loadPolicies(only: [self.policy])[0]
             let store = try await common.openStore()
             let wiring = try common.wiring(store: store, logger: common.logger())
-            let result = await wiring.confirm(policy, reason: reason)
+            let result =
+                oldDeleted
+                ? await wiring.run(policy) { await $0.confirmDeleted(by: Console.person) }
+                : await wiring.confirm(policy, reason: reason)
             await wiring.notifier?.drain()
             Console.line(PassReport.render([result], now: wiring.clock.now()))
             if result.isFailure { throw CLIError("\(policy.name): \(result.message)", exitCode: 1) }

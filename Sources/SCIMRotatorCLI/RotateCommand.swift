@@ -29,6 +29,13 @@ extension SCIMRotator {
                 While a rotation is in progress (a failed sink retried after a back-off) this resumes it at once; \
                 while one waits for `confirm`, only --emergency replaces it.
 
+                --token-stdin (issuers without a key API: AWS IAM Identity Center): paste the token you generated \
+                in the console on standard input (never an argument; not echoed on a terminal). It is verified \
+                against the tenant's SCIM endpoint, delivered to every sink, and promoted; a token that fails \
+                verification is never delivered, and one handed over before is refused. --expires says when it \
+                expires (default: a year from now, as AWS issues them). After the grace period you are asked to \
+                delete the previous token in the console and to run `scim-rotator confirm POLICY --old-deleted`.
+
                 Safe while a daemon runs: it waits for the daemon to finish its current step on this policy.
                 """
         )
@@ -56,7 +63,24 @@ extension SCIMRotator {
         )
         var retire: [String] = []
 
+        @Flag(
+            name: .customLong("token-stdin"),
+            help: "Read the new token, made in the issuer's console, from standard input (no key API issuers)."
+        )
+        var tokenStdin = false
+
+        @Option(
+            help: ArgumentHelp(
+                "With --token-stdin: when the token expires (ISO 8601, a date, or +365d; default a year from now).",
+                valueName: "TIME"
+            )
+        )
+        var expires: String?
+
         func validate() throws {
+            if expires != nil, !tokenStdin {
+                throw ValidationError("--expires only goes with --token-stdin")
+            }
             if emergency, reason?.isEmpty ?? true {
                 throw ValidationError("--emergency needs --reason TEXT (it is recorded in history)")
             }
@@ -69,12 +93,41 @@ extension SCIMRotator {
             let policy = try common.loadPolicies(only: [self.policy])[0]
             let store = try await common.openStore()
             let wiring = try common.wiring(store: store, logger: common.logger())
-            let request = RotationRequest(
+            var request = RotationRequest(
                 trigger: emergency ? .emergency : .manual,
                 reason: reason ?? "manual rotation",
                 deleteOld: deleteOld,
                 retire: retire
             )
+            let traits = policy.provider.traits
+            if !traits.canCreate, !tokenStdin {
+                Console.error(
+                    "\(policy.name): \(traits.serviceName) has no key API: generate the token in "
+                        + "\(traits.console ?? "the console") and hand it over with --token-stdin"
+                )
+            }
+            if tokenStdin {
+                guard !traits.canCreate else {
+                    throw CLIError(
+                        "\(policy.name): \(traits.serviceName) creates keys through its API: run `scim-rotator rotate "
+                            + "\(policy.name)` without --token-stdin",
+                        exitCode: 2
+                    )
+                }
+                let now = wiring.clock.now()
+                let expiresAt =
+                    try expires.map { text -> Date in
+                        guard let date = Times.parse(text, now: now), date > now else {
+                            throw ValidationError("--expires \(text): write a future ISO 8601 time, a date, or +365d")
+                        }
+                        return date
+                    } ?? now.addingTimeInterval(traits.defaultKeyLifetime.timeInterval)
+                let token = Console.readSecret(prompt: "Paste the new SCIM token for \(policy.name) and press Enter:")
+                guard !token.isEmpty else {
+                    throw CLIError("\(policy.name): no token on standard input; nothing was changed", exitCode: 2)
+                }
+                request.token = HandedToken(secret: Secret(token), expiresAt: expiresAt, enteredBy: Console.person)
+            }
             let result = await wiring.pass(policy, request: request)
             await wiring.notifier?.drain()
             Console.line(PassReport.render([result], now: wiring.clock.now()))

@@ -19,7 +19,8 @@ public struct SCIMRotator: AsyncParsableCommand {
             """,
         version: version,
         subcommands: [
-            Daemon.self, Reconcile.self, Rotate.self, Confirm.self, PlanCommand.self, Status.self, History.self,
+            Daemon.self, Reconcile.self, Rotate.self, Confirm.self, Track.self, PlanCommand.self, Status.self,
+            History.self,
             Audit.self,
             PolicyGroup.self, Sync.self, Emulator.self, Demo.self,
         ]

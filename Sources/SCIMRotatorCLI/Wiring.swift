@@ -52,6 +52,16 @@ public struct Wiring: Sendable {
     }
 
     public func provider(for policy: Policy) throws -> any SCIMKeyProvider {
+        guard policy.provider.traits.canList else {
+            return CloudProviders.provider(
+                for: policy,
+                credentials: CloudCredentials(accessKeyId: "", secret: Secret("")),
+                transport: transport,
+                clock: clock,
+                endpoint: endpointOverride,
+                store: store
+            )
+        }
         let credentials: CloudCredentials
         do {
             credentials = try CloudCredentials.fromEnvironment(policy.credentials, environment: environment)
@@ -70,7 +80,8 @@ public struct Wiring: Sendable {
             credentials: credentials,
             transport: transport,
             clock: clock,
-            endpoint: endpointOverride
+            endpoint: endpointOverride,
+            store: store
         )
     }
 

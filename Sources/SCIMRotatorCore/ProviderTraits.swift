@@ -27,6 +27,19 @@ public struct ProviderTraits: Sendable {
     public var defaultKeyLifetime: TimeSpan
     /// Whether Create takes a lifetime (`rotation.keyLifetime`).
     public var supportsKeyLifetime: Bool
+    /// Whether the API creates keys. Without it (AWS IAM Identity Center) a person makes the token in the console and
+    /// hands it over (`rotate --token-stdin`): the rotation waits for them, then verifies, delivers and promotes it.
+    public var canCreate: Bool
+    /// Whether the API lists a zone's keys. Without it the journal is the list: the keys a person registered
+    /// (`track`) or handed over.
+    public var canList: Bool
+    /// Whether the API deletes keys. Without it a person deletes the previous token in the console when its grace
+    /// period is over, asked by a notification and `status`, and says so (`confirm --old-deleted`).
+    public var canDelete: Bool
+    /// Where a person makes and deletes keys, for the instructions (issuers without an API).
+    public var console: String?
+    /// Whether a policy must name its region (the SCIM endpoint depends on it and there is no default).
+    public var requiresRegion: Bool
     /// Whether a key can be disabled without deleting it. Without it, a key the rotation retires is deleted once its
     /// grace period is over (there is no disabled state in between).
     public var canDisable: Bool
@@ -50,12 +63,16 @@ public struct ProviderTraits: Sendable {
 }
 
 extension ProviderKind {
+    /// The clouds whose keys an API creates, lists and deletes (every rotation suite runs over each of them).
+    public static var withKeyAPI: [ProviderKind] { allCases.filter(\.traits.canCreate) }
+
     /// This cloud's ``ProviderTraits``.
     public var traits: ProviderTraits {
         switch self {
         case .tencent: return .tencent
         case .alibaba: return .alibaba
         case .volcengine: return .volcengine
+        case .awsIdentityCenter: return .awsIdentityCenter
         }
     }
 }
@@ -83,6 +100,11 @@ extension ProviderTraits {
         ),
         defaultKeyLifetime: oneYear,
         supportsKeyLifetime: true,
+        canCreate: true,
+        canList: true,
+        canDelete: true,
+        console: nil,
+        requiresRegion: false,
         canDisable: true,
         protectsLastKey: false,
         hasSyncSwitch: true,
@@ -115,6 +137,11 @@ extension ProviderTraits {
         // CloudSSO fixes validity at one year: Create takes no duration.
         defaultKeyLifetime: oneYear,
         supportsKeyLifetime: false,
+        canCreate: true,
+        canList: true,
+        canDelete: true,
+        console: nil,
+        requiresRegion: false,
         canDisable: true,
         protectsLastKey: false,
         hasSyncSwitch: true,
@@ -150,6 +177,11 @@ extension ProviderTraits {
         // The documented example key lives a year; Create takes no duration.
         defaultKeyLifetime: oneYear,
         supportsKeyLifetime: false,
+        canCreate: true,
+        canList: true,
+        canDelete: true,
+        console: nil,
+        requiresRegion: false,
         canDisable: false,
         protectsLastKey: true,
         hasSyncSwitch: false,
@@ -164,6 +196,53 @@ extension ProviderTraits {
             "rotation.deleteAfter":
                 "Volcano Engine CloudIdentity cannot disable a key: the previous key is deleted when the grace period "
                 + "ends; remove deleteAfter",
+        ]
+    )
+
+    /// AWS IAM Identity Center's SCIM access tokens: a year's validity, at most two, made and deleted only in the
+    /// console (no API). The zone is the SCIM tenant id, the path segment of
+    /// `https://scim.<region>.amazonaws.com/<tenant>/scim/v2/`.
+    public static let awsIdentityCenter = ProviderTraits(
+        kind: .awsIdentityCenter,
+        serviceName: "IAM Identity Center",
+        zoneNoun: "SCIM tenant id",
+        zonePattern: "^[A-Za-z0-9][A-Za-z0-9-]{7,127}$",
+        zoneHint: "an IAM Identity Center SCIM tenant id: the path segment after the host in its SCIM endpoint "
+            + "(https://scim.REGION.amazonaws.com/TENANT/scim/v2/)",
+        exampleZone: "a1b2c3d4e5f-6789-abcd-ef01-23456789abcd",
+        exampleRegions: "us-east-1, eu-west-1 or ap-southeast-2",
+        serviceRegions: [],
+        impliedRegion: nil,
+        // No API call is made; named for completeness (the AWS CLI's variables).
+        defaultCredentials: CloudCredentials.EnvironmentNames(
+            idEnv: "AWS_ACCESS_KEY_ID",
+            secretEnv: "AWS_SECRET_ACCESS_KEY",
+            tokenEnv: "AWS_SESSION_TOKEN"
+        ),
+        // "SCIM access tokens are valid for one year" (AWS documentation).
+        defaultKeyLifetime: oneYear,
+        supportsKeyLifetime: false,
+        canCreate: false,
+        canList: false,
+        canDelete: false,
+        console: "the IAM Identity Center console (Settings → Identity source → Automatic provisioning → "
+            + "Access tokens)",
+        requiresRegion: true,
+        canDisable: false,
+        protectsLastKey: false,
+        hasSyncSwitch: false,
+        // "You can have up to two access tokens at a time."
+        documentedKeyLimit: 2,
+        requestsPerSecond: 20,
+        inapplicablePolicyKeys: [
+            "apiTimeZone": "IAM Identity Center has no key API; remove this key",
+            "endpoint": "IAM Identity Center has no key API to point at; set verify.scim.url to test another SCIM "
+                + "endpoint, and remove endpoint",
+            "credentials": "IAM Identity Center has no key API, so no access key is read; remove credentials",
+            "rotation.keyLifetime": "IAM Identity Center tokens are valid for one year; remove keyLifetime and use "
+                + "`maxAge` to rotate sooner",
+            "rotation.deleteAfter": "IAM Identity Center tokens cannot be disabled: when the grace period ends a "
+                + "person is asked to delete the previous token; remove deleteAfter",
         ]
     )
 }

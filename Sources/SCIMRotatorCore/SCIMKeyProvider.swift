@@ -5,6 +5,9 @@ public enum ProviderKind: String, Sendable, Codable, CaseIterable {
     case tencent
     case alibaba
     case volcengine
+    /// AWS IAM Identity Center: no key API; its tokens are made and deleted in the console, and this tool tracks them
+    /// (assisted rotation, ``ProviderTraits/canCreate``).
+    case awsIdentityCenter = "aws-identity-center"
 }
 
 /// One zone's SCIM keys on one cloud: the seam between the rotation and Tencent CIC / Alibaba

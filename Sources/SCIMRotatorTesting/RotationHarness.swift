@@ -163,7 +163,7 @@ public final class RotationHarness: Sendable {
         switch policy.provider {
         case .tencent: return "UpdateSCIMCredentialStatus"
         case .alibaba: return "UpdateSCIMServerCredentialStatus"
-        case .volcengine: return nil
+        case .volcengine, .awsIdentityCenter: return nil
         }
     }
 
@@ -173,6 +173,7 @@ public final class RotationHarness: Sendable {
         case .tencent: return "RequestLimitExceeded"
         case .alibaba: return "Throttling.User"
         case .volcengine: return "FlowLimitExceeded"
+        case .awsIdentityCenter: return "ThrottlingException"
         }
     }
 
@@ -204,7 +205,8 @@ public final class RotationHarness: Sendable {
                 retry: retry,
                 rateLimiter: RateLimiter(limit: 0),
                 pause: { _ in }
-            )
+            ),
+            store: store
         )
     }
 
@@ -281,6 +283,19 @@ public final class RotationHarness: Sendable {
             expiresAt: created.addingTimeInterval(lifetimeDays * 86_400),
             status: status
         )!
+    }
+
+    /// What the planner decides now, from the zone as its provider lists it and the journal.
+    public func plan() async throws -> Plan {
+        Planner.plan(
+            PlanInput(
+                policy: policy,
+                observed: try await provider().listKeys(),
+                keys: try await store.keys(policy: policy.name),
+                state: try await store.policyState(policy: policy.name),
+                now: clock.now()
+            )
+        )
     }
 
     public func events(_ kinds: EventKind...) async throws -> [HistoryEvent] {

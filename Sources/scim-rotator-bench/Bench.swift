@@ -156,7 +156,7 @@ struct Bench: AsyncParsableCommand {
             |---|---|---|---|---|---|---|
 
             """
-        for provider in ProviderKind.allCases {
+        for provider in ProviderKind.withKeyAPI {
             for scenario in try await CallCounts.measure(provider) {
                 func count(_ action: String) -> Int {
                     scenario.calls.first { $0.key.hasPrefix(action) }?.value ?? 0

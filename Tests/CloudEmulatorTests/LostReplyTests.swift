@@ -12,7 +12,7 @@ import VolcengineCloudIdentity
 /// call made is reported as made without a secret, so the rotation abandons it instead of calling it foreign.
 @Suite("A lost Create reply over a real socket")
 struct LostReplyTests {
-    @Test("the transport never resends a signed request; the orphan is named", arguments: ProviderKind.allCases)
+    @Test("the transport never resends a signed request; the orphan is named", arguments: ProviderKind.withKeyAPI)
     func lostReply(kind: ProviderKind) async throws {
         let emulator = Emulator(configuration: .demo, clock: VirtualClock(start: Date(), flowRate: 1))
         let server = EmulatorServer(emulator: emulator)
@@ -57,6 +57,8 @@ struct LostReplyTests {
                 ),
                 account: DemoCredentials.volcengineAccount
             )
+        case .awsIdentityCenter:
+            return  // no key API: nothing is signed or sent
         }
         let before = try await provider.listKeys()  // the connection is open and reused from here on
         let create = kind == .tencent ? "CreateSCIMCredential" : "CreateSCIMServerCredential"

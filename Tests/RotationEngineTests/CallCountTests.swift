@@ -8,7 +8,7 @@ import Testing
 struct CallCountTests {
     @Test(
         "first contact and an emergency at the limit need one List; a due rotation lists once and creates once",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func calls(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)

@@ -16,7 +16,7 @@ struct CrashResumeTests {
 
     @Test(
         "crash at each point of a rotation at the key limit, then resume",
-        arguments: ProviderKind.allCases,
+        arguments: ProviderKind.withKeyAPI,
         rotationPoints
     )
     func crashDuringRotation(kind: ProviderKind, point: String) async throws {
@@ -53,7 +53,7 @@ struct CrashResumeTests {
 
     @Test(
         "crash right after disabling a key (before the journal records it), then resume",
-        arguments: ProviderKind.allCases,
+        arguments: ProviderKind.withKeyAPI,
         ["after:disable", "after:delete"]
     )
     func crashDuringMaintenance(kind: ProviderKind, point: String) async throws {
@@ -83,7 +83,7 @@ struct CrashResumeTests {
 
     @Test(
         "a rotation interrupted over and over is given up after a bounded number of attempts",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func crashLoop(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -115,7 +115,7 @@ struct CrashResumeTests {
 
     @Test(
         "a shutdown request stops before creating a key; the rotation resumes on the next start",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func gracefulShutdown(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)

@@ -22,7 +22,7 @@ struct DeliveryNotificationTests {
 
     @Test(
         "a manual sink waits for confirmation with the old key enabled; confirm promotes",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func manual(kind: ProviderKind) async throws {
         let directory = Self.temporaryDirectory()

@@ -38,6 +38,7 @@ struct FaultSuiteTests {
         case (.volcengine, false):
             return
                 #"{"ResponseMetadata": {"RequestId": "r-1"}, "Result": {"SCIMServerCredentials": [{"CredentialId": 7}]}}"#
+        case (.awsIdentityCenter, _): return "{}"  // no key API, no replies (the suite runs over withKeyAPI)
         }
     }
 
@@ -139,7 +140,7 @@ struct FaultSuiteTests {
         ),
     ]
 
-    @Test("each fault has its expected outcome and the invariants hold", arguments: ProviderKind.allCases, cases)
+    @Test("each fault has its expected outcome and the invariants hold", arguments: ProviderKind.withKeyAPI, cases)
     func fault(kind: ProviderKind, fault: Case) async throws {
         let h = try RotationHarness(provider: kind, clientTimeout: 0.2)
         await h.pass()
@@ -184,7 +185,7 @@ struct FaultSuiteTests {
 
     @Test(
         "clock skew: SignatureExpire fails cleanly and names the clock; the next attempt after the fix succeeds",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func clockSkew(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)

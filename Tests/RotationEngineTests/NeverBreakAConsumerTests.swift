@@ -48,7 +48,7 @@ struct NeverBreakAConsumerTests {
 
     @Test(
         "partial delivery: sink 1 succeeds, sink 2 fails; the key sink 1 holds is never abandoned, and after a restart the same key (read back from sink 1) reaches sink 2",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func partialDeliveryReadable(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -77,7 +77,7 @@ struct NeverBreakAConsumerTests {
 
     @Test(
         "partial delivery without a readable sink: retried with the same key while the process has it; after a restart it blocks, both keys enabled, until the operator decides",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func partialDeliveryUnreadable(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -124,7 +124,7 @@ struct NeverBreakAConsumerTests {
 
     @Test(
         "killed after every sink delivered but before the journal said so: resumed at promote, never abandoned, even when Create would now fail",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func crashAfterDelivery(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -145,7 +145,7 @@ struct NeverBreakAConsumerTests {
 
     @Test(
         "killed inside an exec sink (it pushed, the journal never heard): with a readable sink the same key is finished; without one, the rotation blocks",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func crashInsideSink(kind: ProviderKind) async throws {
         for readable in [true, false] {
@@ -175,7 +175,7 @@ struct NeverBreakAConsumerTests {
 
     @Test(
         "at the limit, an enabled key a console user made a minute ago is not retired: blocked, named, and --retire is the consent",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func freshConsoleKey(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -196,7 +196,7 @@ struct NeverBreakAConsumerTests {
 
     @Test(
         "a manual rotation during the grace period does not delete the previous key: blocked, naming it",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func rotateDuringGrace(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -217,7 +217,7 @@ struct NeverBreakAConsumerTests {
 
     @Test(
         "a console user disabled the current key: the disabled key makes room, not the previous key still in its grace",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func disabledCurrentKey(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -236,7 +236,7 @@ struct NeverBreakAConsumerTests {
 
     @Test(
         "room is made only from keys that serve no one: a Create that keeps failing never costs the key consumers use",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func failingCreateCostsNothing(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -261,7 +261,7 @@ struct NeverBreakAConsumerTests {
 
     @Test(
         "the current key stopped working (the cloud's clock runs past its expiry): the SCIM check notices, key.unusable is recorded and notified, a rotation replaces it",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func unusableCurrentKey(kind: ProviderKind) async throws {
         // Past the key's lifetime on the cloud (Tencent's policy gives 90 days; CloudSSO's keys live a year).
@@ -292,7 +292,7 @@ struct NeverBreakAConsumerTests {
 
     @Test(
         "while a manual delivery waits for confirm, an expired current key makes the pass fail (exit non-zero) and is reported once a day",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func expiresWhileWaiting(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -320,7 +320,7 @@ struct NeverBreakAConsumerTests {
 
     @Test(
         "killed right after Create returned: the key that appeared is the rotation's own orphan, abandoned, never journaled as foreign",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func orphanExplained(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)

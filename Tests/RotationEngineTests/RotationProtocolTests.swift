@@ -12,7 +12,7 @@ import Testing
 struct RotationProtocolTests {
     @Test(
         "an empty zone gets a key: create, verify, deliver, promote, journaled in order",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func firstRotation(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -33,7 +33,10 @@ struct RotationProtocolTests {
         #expect(second.nextCheck == h.zoneKeys[0].createdAt.addingTimeInterval(60 * 86_400))
     }
 
-    @Test("first contact adopts the newest enabled unexpired key instead of rotating", arguments: ProviderKind.allCases)
+    @Test(
+        "first contact adopts the newest enabled unexpired key instead of rotating",
+        arguments: ProviderKind.withKeyAPI
+    )
     func adoption(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
         h.seedKey(ageDays: 100)
@@ -48,7 +51,7 @@ struct RotationProtocolTests {
 
     @Test(
         "a simulated year: 7 keys created, 6 disabled after grace, 5 deleted (without disable: 6 deleted after grace), never a zone without a usable key",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func year(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) {
@@ -82,7 +85,7 @@ struct RotationProtocolTests {
 
     @Test(
         "the previous key stays enabled for the grace period, then is disabled, then deleted after deleteAfter",
-        arguments: ProviderKind.allCases.filter(\.traits.canDisable)
+        arguments: ProviderKind.withKeyAPI.filter(\.traits.canDisable)
     )
     func graceAndDelete(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) {
@@ -109,7 +112,7 @@ struct RotationProtocolTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("deleteAfter: never keeps disabled keys", arguments: ProviderKind.allCases.filter(\.traits.canDisable))
+    @Test("deleteAfter: never keeps disabled keys", arguments: ProviderKind.withKeyAPI.filter(\.traits.canDisable))
     func neverDelete(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.rotation.deleteAfter = nil }
         await h.pass()
@@ -123,7 +126,7 @@ struct RotationProtocolTests {
         #expect(h.zoneKeys.contains { $0.status == .disabled })
     }
 
-    @Test("maxAge rotates before expiry calls for it", arguments: ProviderKind.allCases)
+    @Test("maxAge rotates before expiry calls for it", arguments: ProviderKind.withKeyAPI)
     func maxAge(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.rotation.maxAge = .days(20) }
         await h.pass()
@@ -137,7 +140,7 @@ struct RotationProtocolTests {
 
     @Test(
         "without disable, the previous key stays for the grace period, then is deleted (never disabled)",
-        arguments: ProviderKind.allCases.filter { !$0.traits.canDisable }
+        arguments: ProviderKind.withKeyAPI.filter { !$0.traits.canDisable }
     )
     func graceThenDelete(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.rotation.gracePeriod = .hours(24) }
@@ -163,7 +166,7 @@ struct RotationProtocolTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("a current key disabled or deleted outside the tool is replaced at once", arguments: ProviderKind.allCases)
+    @Test("a current key disabled or deleted outside the tool is replaced at once", arguments: ProviderKind.withKeyAPI)
     func currentLost(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
         await h.pass()
@@ -184,7 +187,7 @@ struct RotationProtocolTests {
 struct KeyLimitTests {
     @Test(
         "at the limit, the safest keys are retired first (disabled before expired, the oldest first within each); the current key stays",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func retiresSafeKey(kind: ProviderKind) async throws {
         // The whole ranking (with undelivered and previous keys) is SafetyTests.ranking; here, end to end.
@@ -204,7 +207,7 @@ struct KeyLimitTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("with no safe candidate the rotation is blocked, naming the keys", arguments: ProviderKind.allCases)
+    @Test("with no safe candidate the rotation is blocked, naming the keys", arguments: ProviderKind.withKeyAPI)
     func blocked(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.keyLimit = 1 }
         let only = h.seedKey(ageDays: 350)
@@ -226,7 +229,7 @@ struct KeyLimitTests {
 
     @Test(
         "a racing console key: LimitExceeded, list again; the console's key may be in use, so the rotation blocks naming it until --retire",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func racingConsoleKey(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -249,7 +252,7 @@ struct KeyLimitTests {
 
     @Test(
         "a console user who keeps adding keys blocks the rotation instead of looping",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func persistentConsole(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -264,7 +267,7 @@ struct KeyLimitTests {
 
 @Suite("Emergency rotation")
 struct EmergencyTests {
-    @Test("disables every other key at once, no grace; --delete-old deletes them", arguments: ProviderKind.allCases)
+    @Test("disables every other key at once, no grace; --delete-old deletes them", arguments: ProviderKind.withKeyAPI)
     func emergency(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
         await h.pass()
@@ -287,7 +290,7 @@ struct EmergencyTests {
 
     @Test(
         "at the limit with no other candidate, the compromised key is retired first and the gap recorded (a cloud that refuses to delete its last key blocks, naming it)",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func emergencyAtLimit(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.keyLimit = 1 }
@@ -320,7 +323,7 @@ struct EmergencyTests {
 struct FailureTests {
     @Test(
         "a failing sink: nothing promoted, the old key stays current, the same new key is retried after the back-off",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func deliveryFails(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -353,7 +356,7 @@ struct FailureTests {
         #expect(try await h.invariantViolations().isEmpty)
     }
 
-    @Test("a key that fails verification is never handed to anyone", arguments: ProviderKind.allCases)
+    @Test("a key that fails verification is never handed to anyone", arguments: ProviderKind.withKeyAPI)
     func verifyFails(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.verify.scimURL = URL(string: "http://127.0.0.1:9/not-scim")! }
         let result = await h.pass()
@@ -390,7 +393,7 @@ struct FailureTests {
         #expect(try await h.count(.keyAbandoned) == 1)
     }
 
-    @Test("consecutive failures back off exponentially and flag the policy stuck", arguments: ProviderKind.allCases)
+    @Test("consecutive failures back off exponentially and flag the policy stuck", arguments: ProviderKind.withKeyAPI)
     func stuck(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind) { $0.rotation.stuckAfter = 3 }
         var delays: [Double] = []
@@ -409,7 +412,7 @@ struct FailureTests {
 
     @Test(
         "a lost Create reply: the orphan is abandoned and one key is created, never a third",
-        arguments: ProviderKind.allCases
+        arguments: ProviderKind.withKeyAPI
     )
     func lostReply(kind: ProviderKind) async throws {
         let h = try RotationHarness(provider: kind)
@@ -421,20 +424,5 @@ struct FailureTests {
         #expect(try await h.count(.keyAbandoned) == 1)
         #expect(h.zoneKeys.count == 2)
         #expect(try await h.invariantViolations().isEmpty)
-    }
-}
-
-extension RotationHarness {
-    /// What the planner decides now, from the zone as listed and the journal.
-    fileprivate func plan() async throws -> Plan {
-        Planner.plan(
-            PlanInput(
-                policy: policy,
-                observed: zoneKeys,
-                keys: try await store.keys(policy: policy.name),
-                state: try await store.policyState(policy: policy.name),
-                now: clock.now()
-            )
-        )
     }
 }
