@@ -30,6 +30,9 @@ public struct PassResult: Sendable {
         case unusable
         /// Stopped early because of a shutdown request.
         case interrupted
+        /// The current key expires within `warnBefore` and no replacement exists: a person has not handed one over
+        /// yet (issuers without a key API).
+        case expiring
     }
 
     public var policy: String
@@ -40,7 +43,7 @@ public struct PassResult: Sendable {
     /// When the current key falls due (for metrics and plan).
     public var dueAt: Date?
 
-    public var isFailure: Bool { outcome == .failed || outcome == .blocked || outcome == .unusable }
+    public var isFailure: Bool { [.failed, .blocked, .unusable, .expiring].contains(outcome) }
 
     public init(policy: String, outcome: Outcome, message: String, nextCheck: Date?, rotations: [String] = []) {
         self.policy = policy

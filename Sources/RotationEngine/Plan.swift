@@ -81,6 +81,9 @@ public struct Plan: Sendable, Equatable {
     public var warnings: [String]
     /// What follows at once (after an adoption, the rotation the adopted key may already need), for `plan`.
     public var then: String?
+    /// When the current key expires, if that is within `warnBefore` and only a person can replace it (an issuer
+    /// without a key API): `status` and `reconcile` exit non-zero until they do.
+    public var unreplacedExpiry: Date?
 
     public init(
         action: PlannedAction,

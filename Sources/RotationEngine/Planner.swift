@@ -46,6 +46,17 @@ public enum Planner {
                     + "`scim-rotator confirm \(input.policy.name) --old-deleted`"
             )
         }
+        if !input.policy.provider.traits.canCreate, plan.action == .wait || plan.action == .idle,
+            let expires = input.currentRecord?.expiresAt,
+            expires.timeIntervalSince(input.now) < input.policy.rotation.effectiveWarnBefore.timeInterval
+        {
+            plan.unreplacedExpiry = expires
+            plan.warnings.append(
+                "the current token expires \(TimeText.minute(expires)) and no replacement was handed over: generate one "
+                    + "in \(input.policy.provider.traits.console ?? "the console") and run "
+                    + "`scim-rotator rotate \(input.policy.name) --token-stdin`"
+            )
+        }
         if input.state.stuck {
             plan.warnings.append(
                 "stuck: \(input.state.failures) consecutive failures; last: \(input.state.lastError ?? "?")"

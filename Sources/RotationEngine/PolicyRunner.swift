@@ -276,6 +276,10 @@ public struct PolicyRunner: Sendable {
             outcome = state.blocked ? .blocked : .failed
             message = "\(message) (last error: \(state.lastError ?? "?"))"
         }
+        if let expires = plan.unreplacedExpiry, [.waiting, .idle].contains(outcome) {
+            outcome = .expiring
+            message = "the current token expires \(TimeText.minute(expires)) and none has replaced it; \(message)"
+        }
         if let problem = input.currentProblem, !message.contains(problem) {
             outcome = .unusable
             message = "\(problem); \(message)"

@@ -63,7 +63,9 @@ struct Inspection: Encodable {
     var error: String?
 
     /// Needs attention: exit status 1 for `status`.
-    var needsAttention: Bool { error != nil || blocked || stuck || currentProblem != nil }
+    var needsAttention: Bool { error != nil || blocked || stuck || currentProblem != nil || unreplacedExpiry != nil }
+    /// The current key expires soon and only a person can replace it (an issuer without a key API).
+    var unreplacedExpiry: Date?
 
     /// Inspects every policy, `concurrency` at a time as `reconcile` runs them (each one waits on its cloud calls,
     /// which the shared rate limiters pace), and returns them in the policies' order.
@@ -189,6 +191,7 @@ struct Inspection: Encodable {
             inspection.nextCheck = plan.nextCheck
             inspection.dueAt = plan.dueAt
             inspection.warnings = plan.warnings
+            inspection.unreplacedExpiry = plan.unreplacedExpiry
             inspection.currentProblem = input.currentProblem
             let byId = Dictionary(reconciled.map { ($0.keyId, $0) }, uniquingKeysWith: { a, _ in a })
             inspection.keys = observed.sorted { $0.createdAt < $1.createdAt }.map { key in

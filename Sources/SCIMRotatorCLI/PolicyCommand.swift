@@ -43,8 +43,10 @@ extension SCIMRotator {
                     guard let name, (environment[name] ?? "").isEmpty else { return }
                     warnings.append("environment variable \(name) is not set here (\(what))")
                 }
-                variable(policy.credentials.idEnv, "the access key id for zone \(policy.zone)")
-                variable(policy.credentials.secretEnv, "the access key secret for zone \(policy.zone)")
+                if policy.provider.traits.canList {  // an issuer without a key API reads no access key
+                    variable(policy.credentials.idEnv, "the access key id for zone \(policy.zone)")
+                    variable(policy.credentials.secretEnv, "the access key secret for zone \(policy.zone)")
+                }
                 func directory(of path: String, _ what: String) {
                     let parent = (path as NSString).deletingLastPathComponent
                     var isDirectory: ObjCBool = false

@@ -126,6 +126,15 @@ extension SCIMRotator {
                 guard !token.isEmpty else {
                     throw CLIError("\(policy.name): no token on standard input; nothing was changed", exitCode: 2)
                 }
+                let fingerprint = Secret(token).fingerprint(key: try await store.fingerprintKey())
+                if let seen = try await store.keys(policy: policy.name).first(where: { $0.fingerprint == fingerprint })
+                {
+                    throw CLIError(
+                        "\(policy.name): this token was handed over before (key \(seen.keyId), \(seen.role.rawValue)): "
+                            + "generate a new one in \(traits.console ?? "the console"); nothing was changed",
+                        exitCode: 2
+                    )
+                }
                 request.token = HandedToken(secret: Secret(token), expiresAt: expiresAt, enteredBy: Console.person)
             }
             let result = await wiring.pass(policy, request: request)

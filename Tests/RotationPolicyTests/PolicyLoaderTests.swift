@@ -106,6 +106,19 @@ struct PolicyLoaderTests {
             "cannot disable a key"
         ),
         ("provider: volcengine\nzone: \"2100123456\"\nkeyLimit: 1\n", 3, "keyLimit", "must be at least 2"),
+        (
+            "provider: aws-identity-center\nzone: a1b2c3d4e5-tenant\n", 1, "region",
+            "SCIM endpoint depends on the region"
+        ),
+        (
+            "provider: aws-identity-center\nzone: a1b2c3d4e5-tenant\nregion: us-east-1\ncredentials: {idEnv: A, secretEnv: B}\n",
+            4, "credentials", "no access key is read"
+        ),
+        (
+            "provider: aws-identity-center\nzone: a1b2c3d4e5-tenant\nregion: us-east-1\nrotation: {deleteAfter: 7d}\n",
+            4, "rotation.deleteAfter", "a person is asked to delete"
+        ),
+        ("provider: aws-identity-center\nzone: x\nregion: us-east-1\n", 2, "zone", "SCIM tenant id"),
         ("provider: tencent\nzone: zone-1\n", 2, "zone", "not a CIC ZoneId"),
         (
             "provider: tencent\nzone: z-vft38p2hq8tq\nrotation: {keyLifetime: 30d, rotateBefore: 30d}\n", 3,

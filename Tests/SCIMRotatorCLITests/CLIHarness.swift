@@ -49,14 +49,21 @@ enum CLI {
         return (process, out, err)
     }
 
-    /// Runs to completion.
+    /// Runs to completion; `input` is written to its standard input (a pipe, closed after it).
     static func run(
         _ arguments: [String],
         environment: [String: String] = [:],
-        directory: String? = nil
+        directory: String? = nil,
+        input: String? = nil
     ) throws -> Output {
         let (process, out, err) = process(arguments, environment: environment, directory: directory)
+        let stdin = Pipe()
+        if input != nil { process.standardInput = stdin }
         try process.run()
+        if let input {
+            stdin.fileHandleForWriting.write(Data(input.utf8))
+            try stdin.fileHandleForWriting.close()
+        }
         let stdout = out.fileHandleForReading.readDataToEndOfFile()
         let stderr = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()

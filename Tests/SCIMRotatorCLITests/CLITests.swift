@@ -16,7 +16,8 @@ struct CLITests {
             (["history", "--help"], "--event"), (["audit", "verify", "--help"], "hash chain"),
             (["policy", "check", "--help"], "rotateBefore"), (["sync", "--help"], "enable"),
             (["demo", "--help"], "--speed"),
-            (["emulator", "--help"], "--port"),
+            (["emulator", "--help"], "--port"), (["track", "--help"], "--expires"),
+            (["rotate", "--help"], "--token-stdin"),
         ]
     )
     func help(arguments: [String], phrase: String) throws {
