@@ -19,7 +19,9 @@ extension SCIMRotator {
                 runs the real daemon loop on a virtual clock that runs --speed times faster than real time. Every \
                 event is printed as it happens: first contact (adopt), rotations (create, verify, deliver, \
                 promote), the previous key disabled after the grace period and deleted after deleteAfter (on Volcano \
-                Engine, which cannot disable a key, deleted when the grace period ends).
+                Engine, which cannot disable a key, deleted when the grace period ends). An AWS IAM Identity Center \
+                tenant (no key API) has its token in use registered as `track` does, and the demo plays the person \
+                who makes each new token in the console and hands it over when asked, then deletes the old one.
 
                 It leaves the history in --db (default demo.sqlite, replaced on each run) and the delivered keys \
                 in demo-out/. Explore with:
@@ -82,6 +84,7 @@ extension SCIMRotator {
             }
             let store = try SQLiteHistoryStore(path: db)
             var began = Date()
+            var personFinished: @Sendable () async -> Void = {}
             try await Lifecycle.run([server], logger: logger) { group in
                 let url = try await server.listening()
                 for policy in policySet {
@@ -91,6 +94,7 @@ extension SCIMRotator {
                         expiresAt: start.addingTimeInterval(65 * 86_400)
                     )
                 }
+                let person = DemoPerson(emulator: emulator, clock: clock, policies: policySet)
                 var wiring = Wiring(
                     store: store,
                     databasePath: db,
@@ -102,10 +106,21 @@ extension SCIMRotator {
                 wiring.endpointOverride = url
                 let quiet = self.quiet
                 wiring.onEvent = { event in
+                    person.notice(event)
                     guard !quiet else { return }
                     Console.line(DemoPrinter.line(event))
                 }
                 let wired = wiring
+                await person.start(wired)
+                for policy in policySet where !policy.provider.traits.canList {
+                    // The token in use is registered, as `scim-rotator track` does (this tool cannot list it).
+                    _ = try await wired.runner(for: policy).track(
+                        createdAt: start.addingTimeInterval(-300 * 86_400),
+                        expiresAt: start.addingTimeInterval(65 * 86_400),
+                        by: "the demo's person"
+                    )
+                }
+                personFinished = { await person.finish() }
                 if !quiet {
                     Console.line(
                         "scim-rotator demo: \(policySet.count) policies, emulator at \(url), simulating \(span) from \(Times.short(start))"
@@ -127,6 +142,7 @@ extension SCIMRotator {
                 began = Date()
                 await Lifecycle.add(scheduler, to: group)
             }
+            await personFinished()
             let elapsed = Date().timeIntervalSince(began)
             try await summarize(store: store, policies: policySet, emulator: emulator, elapsed: elapsed, clock: clock)
         }
@@ -185,11 +201,12 @@ struct DemoWorld {
             guard !zones.isEmpty else { continue }
             let demo = DemoCredentials.credentials(for: kind)
             configuration[cloud: kind] = .init(
-                accounts: [.init(secretId: demo.accessKeyId, secretKey: demo.secret.reveal(), zones: zones)],
+                accounts: kind.traits.canList
+                    ? [.init(secretId: demo.accessKeyId, secretKey: demo.secret.reveal(), zones: zones)] : [],
                 zones: zones.map { .init(id: $0, name: $0, syncStatus: .enabled) }
             )
         }
-        for policy in policies {
+        for policy in policies where policy.provider.traits.canList {
             let demo = DemoCredentials.credentials(for: policy.provider)
             environment[policy.credentials.idEnv] = demo.accessKeyId
             environment[policy.credentials.secretEnv] = demo.secret.reveal()
@@ -206,7 +223,7 @@ enum DemoPrinter {
         if let reason = event.reason,
             [
                 "rotation.started", "key.adopted", "key.disabled", "key.deleted", "key.retired", "rotation.failed",
-                "rotation.blocked", "key.abandoned",
+                "rotation.blocked", "key.abandoned", "rotation.waiting", "key.tracked",
             ].contains(event.kind.rawValue)
         {
             text += "  — \(reason)"

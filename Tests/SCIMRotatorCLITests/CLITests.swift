@@ -145,7 +145,7 @@ struct CLITests {
         #expect(first.terminationReason == .exit && first.terminationStatus == 0)
     }
 
-    @Test("the demo runs a simulated year for both clouds without a failure and leaves an intact history")
+    @Test("the demo runs a simulated year for every cloud without a failure and leaves an intact history")
     func demo() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("demo-\(UUID())").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -162,6 +162,12 @@ struct CLITests {
             "history", "--db", directory + "/demo.sqlite", "--event", "rotation.completed", "--format", "csv",
         ])
         #expect(completed.stdout.split(separator: "\n").count >= 10)
+        // The AWS tenant's person handed over a token whenever asked, and deleted the previous one.
+        let aws = try CLI.run([
+            "history", "--db", directory + "/demo.sqlite", "--policy", "aws-demo", "--format", "csv",
+        ])
+        #expect(aws.stdout.contains("rotation.waiting") && aws.stdout.contains("confirm --old-deleted"))
+        #expect(aws.stdout.split(separator: "\n").filter { $0.contains("rotation.completed") }.count >= 4)
     }
 
     @Test("rotate --emergency needs a reason; --delete-old needs --emergency")
