@@ -20,8 +20,9 @@ extension PolicyRunner {
         if zone.count >= policy.keyLimit, let current = zone.max(by: { $0.createdAt < $1.createdAt }) {
             let others = zone.filter { $0.id != current.id }.map(\.id)
             text +=
-                " (the tenant holds \(zone.count) of \(policy.keyLimit) tokens: first delete \(others.joined(separator: ", ")) "
-                + "in the console and run `scim-rotator confirm \(policy.name) --old-deleted`; never the newest one)"
+                " (the tenant holds \(zone.count) of \(policy.keyLimit) tokens, so the console refuses another until "
+                + "\(others.joined(separator: ", ")) is deleted; never delete \(current.id), the newest: "
+                + "`scim-rotator status \(policy.name)` says when the older one may go)"
         }
         return text
     }
