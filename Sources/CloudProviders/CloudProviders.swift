@@ -21,14 +21,6 @@ public enum CloudProviders {
         tuning: ClientTuning = ClientTuning(),
         store: any HistoryStore
     ) -> any SCIMKeyProvider {
-        if !policy.provider.traits.canList {
-            // No key API: the journal lists the keys; an emulator's endpoint serves the tenant's SCIM.
-            return JournalKeysProvider(
-                policy: policy,
-                store: store,
-                scimBaseURL: endpoint.map { $0.appendingPathComponent(policy.zone).appendingPathComponent("scim/v2") }
-            )
-        }
         let setup = ProviderSetup(
             zone: policy.zone,
             keyLimit: policy.keyLimit,
@@ -45,7 +37,12 @@ public enum CloudProviders {
         case .alibaba: return AlibabaCloudSSOProvider(setup: setup)
         case .volcengine: return VolcengineProvider(setup: setup)
         case .awsIdentityCenter:
-            return JournalKeysProvider(policy: policy, store: store)
+            // No key API: the journal lists the keys; an emulator's endpoint serves the tenant's SCIM.
+            return JournalKeysProvider(
+                policy: policy,
+                store: store,
+                scimBaseURL: endpoint.map { $0.appendingPathComponent(policy.zone).appendingPathComponent("scim/v2") }
+            )
         }
     }
 }

@@ -24,7 +24,7 @@ public struct JournalKeysProvider: SCIMKeyProvider {
         self.store = store
         self.scimBaseURL =
             scimBaseURL ?? policy.verify.scimURL
-            ?? Self.awsSCIMURL(region: policy.region ?? "us-east-1", tenant: policy.zone)
+            ?? Self.awsSCIMURL(region: policy.region ?? "", tenant: policy.zone)  // the policy check requires a region
     }
 
     /// `https://scim.<region>.amazonaws.com/<tenant>/scim/v2`, IAM Identity Center's SCIM endpoint.

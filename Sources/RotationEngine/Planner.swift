@@ -41,19 +41,20 @@ public enum Planner {
         }
         for record in Safety.awaitingDeletion(records: input.keys, policy: input.policy) {
             plan.warnings.append(
-                "waiting for a person to delete \(record.keyId) in \(input.policy.provider.traits.console ?? "the console") "
+                "waiting for a person to delete \(record.keyId) in \(input.policy.provider.traits.consoleName) "
                     + "(asked \(record.intentAt.map(TimeText.minute) ?? "?")); then run "
                     + "`scim-rotator confirm \(input.policy.name) --old-deleted`"
             )
         }
         if !input.policy.provider.traits.canCreate, plan.action == .wait || plan.action == .idle,
+            [nil, .started, .awaitingToken].contains(input.activeRotation?.state),
             let expires = input.currentRecord?.expiresAt,
             expires.timeIntervalSince(input.now) < input.policy.rotation.effectiveWarnBefore.timeInterval
         {
             plan.unreplacedExpiry = expires
             plan.warnings.append(
                 "the current token expires \(TimeText.minute(expires)) and no replacement was handed over: generate one "
-                    + "in \(input.policy.provider.traits.console ?? "the console") and run "
+                    + "in \(input.policy.provider.traits.consoleName) and run "
                     + "`scim-rotator rotate \(input.policy.name) --token-stdin`"
             )
         }
@@ -238,7 +239,7 @@ public enum Planner {
     static func active(_ rotation: RotationRecord, input: PlanInput, backoffUntil: Date?) -> Plan {
         let now = input.now
         let policy = input.policy
-        if rotation.state == .awaitingToken, input.request?.token == nil {
+        if rotation.state == .awaitingToken, input.request == nil {
             var plan = Plan(
                 action: .wait,
                 reason: "waiting for a person since \(TimeText.minute(rotation.updatedAt)): "

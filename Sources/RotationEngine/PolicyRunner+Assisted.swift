@@ -12,19 +12,35 @@ import SCIMRotatorCore
 extension PolicyRunner {
     var traits: ProviderTraits { provider.kind.traits }
 
-    /// What a person does for the next key.
-    func tokenInstruction(zone: [SCIMKey]) -> String {
+    /// What a person does for the next key. `current`: the journal's current key, which must never be the one
+    /// deleted to make room.
+    func tokenInstruction(zone: [SCIMKey], current: String?) -> String {
         var text =
-            "Generate a new SCIM token in \(traits.console ?? "the console") for \(policy.zone), then run "
+            "Generate a new SCIM token in \(traits.consoleName) for \(policy.zone), then run "
             + "`scim-rotator rotate \(policy.name) --token-stdin` and paste it"
-        if zone.count >= policy.keyLimit, let current = zone.max(by: { $0.createdAt < $1.createdAt }) {
-            let others = zone.filter { $0.id != current.id }.map(\.id)
+        if zone.isEmpty {
+            text +=
+                " (if a token is in use today, register it first: `scim-rotator track \(policy.name) --expires TIME`, "
+                + "so that the tool asks for its deletion once the new one is delivered)"
+        } else if zone.count >= policy.keyLimit {
+            let others = zone.filter { $0.id != current }.map(\.id)
             text +=
                 " (the tenant holds \(zone.count) of \(policy.keyLimit) tokens, so the console refuses another until "
-                + "\(others.joined(separator: ", ")) is deleted; never delete \(current.id), the newest: "
-                + "`scim-rotator status \(policy.name)` says when the older one may go)"
+                + "one of \(others.joined(separator: ", ")) is deleted"
+                + (current.map { "; never delete \($0), the current token" } ?? "")
+                + ": `scim-rotator status \(policy.name)` says what each one is and when it may go)"
         }
         return text
+    }
+
+    /// The key a token was handed over as before, if it was: a person pasted an old token.
+    public static func handedOverBefore(
+        _ secret: Secret,
+        policy: String,
+        store: any HistoryStore
+    ) async throws -> KeyRecord? {
+        let fingerprint = secret.fingerprint(key: try await store.fingerprintKey())
+        return try await store.keys(policy: policy).first { $0.fingerprint == fingerprint }
     }
 
     // MARK: started | awaitingToken → created
@@ -34,7 +50,8 @@ extension PolicyRunner {
     /// fingerprint. A token seen before is refused (a person pasted the old one).
     func handOver(_ run: inout RotationRun) async throws -> RotationOutcome? {
         guard let token = run.token else {
-            let instruction = tokenInstruction(zone: run.zone)
+            let current = try await store.keys(policy: policy.name).first { $0.role == .current }?.keyId
+            let instruction = tokenInstruction(zone: run.zone, current: current)
             if run.rotation.state != .awaitingToken {
                 run.rotation.state = .awaitingToken
                 run.rotation.waitingFor = instruction
@@ -55,10 +72,10 @@ extension PolicyRunner {
             return .waiting(run.rotation.waitingFor ?? instruction)
         }
         let fingerprint = token.secret.fingerprint(key: try await store.fingerprintKey())
-        if let seen = try await store.keys(policy: policy.name).first(where: { $0.fingerprint == fingerprint }) {
+        if let seen = try await Self.handedOverBefore(token.secret, policy: policy.name, store: store) {
             return .failed(
                 "this token was handed over before (key \(seen.keyId), \(seen.role.rawValue)): generate a new one in "
-                    + "\(traits.console ?? "the console"); nothing was changed"
+                    + "\(traits.consoleName); nothing was changed"
             )
         }
         let now = clock.now()
@@ -89,7 +106,7 @@ extension PolicyRunner {
                     rotation: run.rotation,
                     keyId: key.id,
                     actor: .manual,
-                    reason: "made in \(traits.console ?? "the console") and handed over by \(token.enteredBy)",
+                    reason: "made in \(traits.consoleName) and handed over by \(token.enteredBy)",
                     detail: [
                         "fingerprint": fingerprint, "expires": HistoryTime.format(key.expiresAt),
                         "enteredBy": token.enteredBy,
@@ -120,7 +137,7 @@ extension PolicyRunner {
                         keyId: keyId,
                         actor: actor,
                         reason: "\(reason): delete the SCIM token \(keyId) (created "
-                            + "\(record.createdAt.map(TimeText.minute) ?? "?")) in \(traits.console ?? "the console"), "
+                            + "\(record.createdAt.map(TimeText.minute) ?? "?")) in \(traits.consoleName), "
                             + "then run `scim-rotator confirm \(policy.name) --old-deleted`",
                         detail: ["action": "deleteToken"]
                     )
@@ -194,7 +211,7 @@ extension PolicyRunner {
     }
 
     func trackHoldingLock(createdAt: Date?, expiresAt: Date, by person: String) async throws -> String {
-        do {
+        do {  // one scope for the body below
             let now = clock.now()
             let records = try await store.keys(policy: policy.name)
             if let current = records.first(where: { $0.role == .current }) {

@@ -16,7 +16,8 @@ extension PolicyRunner {
     /// cannot be known, so they are not checked.
     func checkCurrentKey(_ input: PlanInput) async throws -> Bool {
         guard policy.verify.current != nil, input.currentProblem == nil,
-            input.activeRotation == nil || input.activeRotation?.state == .awaitingConfirmation,
+            input.activeRotation == nil
+                || [.awaitingConfirmation, .awaitingToken].contains(input.activeRotation?.state),
             let current = input.currentRecord, let fingerprint = current.fingerprint,
             let key = input.observed.first(where: { $0.id == current.keyId })
         else { return false }
@@ -121,6 +122,7 @@ extension PolicyRunner {
     /// Whether the zone's SCIM synchronization is known to be disabled: a hint for the message of a SCIM refusal.
     /// Not knowing (the call failed) is logged, and counts as not known to be disabled.
     func syncKnownDisabled() async -> Bool {
+        guard traits.hasSyncSwitch else { return false }
         do {
             return try await provider.syncStatus() == .disabled
         } catch {

@@ -151,6 +151,17 @@ extension PolicyRunner {
     /// its `abandon` intent journaled, and is abandoned once another key exists.
     @discardableResult
     func abandon(_ keyId: String, rotation: RotationRecord?, reason: String) async throws -> Bool {
+        guard traits.canDelete else {
+            // Only a person can delete it, in the console: it stays listed (and counted) until they say so. The tool
+            // hands it to no one from here.
+            try await askDeletion(
+                [keyId],
+                reason: reason,
+                actor: rotation?.actor ?? .scheduler,
+                rotationId: rotation?.id
+            )
+            return true
+        }
         var record = try await announce(keyId, intent: .abandon, rotationId: rotation?.id, roleIfNew: .pending)
         do {
             if canDisable { try await provider.setStatus(of: keyId, to: .disabled) }
@@ -167,9 +178,6 @@ extension PolicyRunner {
             return false
         }
         try await failPoints.hit("after:abandon")
-        let reason =
-            traits.canDelete
-            ? reason : "\(reason); if it was made in \(traits.console ?? "the console"), delete it there too"
         record.intent = nil
         record.role = .abandoned
         record.status = .disabled

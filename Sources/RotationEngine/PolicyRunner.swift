@@ -180,6 +180,16 @@ public struct PolicyRunner: Sendable {
                 case .resume(let rotationId):
                     guard var rotation = try await store.rotation(id: rotationId) else { continue }
                     let token = pass.request?.token
+                    if token != nil, ![.started, .awaitingToken].contains(rotation.state) {
+                        return result(
+                            .failed,
+                            "rotation \(rotation.id.prefix(8)) is at \(rotation.state.rawValue) with key "
+                                + "\(rotation.newKeyId ?? "-"): the token was not used and nothing was changed; delete it "
+                                + "in \(traits.consoleName) (see `scim-rotator status \(policy.name)`)",
+                            next: clock.now(),
+                            pass
+                        )
+                    }
                     if let request = pass.request {
                         try await take(request, into: &rotation)
                         pass.request = nil
@@ -237,7 +247,10 @@ public struct PolicyRunner: Sendable {
             pass.checkedCurrent = true  // the new key was verified moments ago
             return nil
         case .waiting:
-            return nil  // the planner says what the wait is for and when to look again
+            // The planner says what the wait is for and when to look again; the zone is listed again, since the
+            // rotation may have created a key the keys known before it do not show.
+            pass.known = nil
+            return nil
         case .crashed(let point):
             return result(.interrupted, "simulated crash at \(point)", next: clock.now(), pass)
         case .interrupted:

@@ -38,8 +38,7 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let keyVanished = EventKind(rawValue: "key.vanished")
     public static let syncEnabled = EventKind(rawValue: "sync.enabled")
     public static let syncDisabled = EventKind(rawValue: "sync.disabled")
-    /// A person registered a key this tool cannot list (`track`: an issuer without a key API), or one a person deleted
-    /// in the console (`confirm --old-deleted`) is recorded as gone.
+    /// A person registered the key in use, which this tool cannot list (`track`: an issuer without a key API).
     public static let keyTracked = EventKind(rawValue: "key.tracked")
 
     /// Every kind defined here, for `--event` help and validation.

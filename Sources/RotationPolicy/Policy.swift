@@ -298,7 +298,7 @@ public struct NotifySpec: Sendable, Equatable {
     public var authorizationEnv: String?
 
     public static let defaultKinds: Set<NotificationKind> = [
-        .failure, .blocked, .stuck, .emergency, .expiring, .confirm,
+        .failure, .blocked, .stuck, .emergency, .expiring, .confirm, .action,
     ]
 
     public init(

@@ -7,14 +7,16 @@ internal import SCIMRotatorCore
 
 /// The person behind the demo's issuers without a key API (AWS IAM Identity Center): asked for a new token
 /// (`rotation.waiting`, action `newToken`), they generate one in the console (the emulator) and hand it over, as
-/// `rotate --token-stdin` does; asked to delete the previous one (`deleteToken`), they delete every token but the
-/// newest in the console and say so, as `confirm --old-deleted` does.
+/// `rotate --token-stdin` does; asked to delete the previous one (`deleteToken`), they delete every token but the one
+/// they handed over last in the console and say so, as `confirm --old-deleted` does.
 actor DemoPerson {
     let emulator: CloudEmulator.Emulator
     let clock: any RotatorClock
     let policies: [String: Policy]
     var wiring: Wiring?
     var pending: [Task<Void, Never>] = []
+    /// The console's id of the token each policy's person handed over last: the one never deleted.
+    var handedOver: [String: String] = [:]
 
     init(emulator: CloudEmulator.Emulator, clock: any RotatorClock, policies: [Policy]) {
         self.emulator = emulator
@@ -54,14 +56,18 @@ actor DemoPerson {
         case "newToken":
             let expires = now.addingTimeInterval(policy.provider.traits.defaultKeyLifetime.timeInterval)
             guard let made = emulator.seedKey(zone: policy.zone, createdAt: now, expiresAt: expires) else { return }
+            handedOver[name] = made.id
             let token = HandedToken(secret: Secret(made.secret), expiresAt: expires, enteredBy: "the demo's person")
             _ = await wiring.pass(
                 policy,
                 request: RotationRequest(trigger: .manual, reason: "a new token from the console", token: token)
             )
         case "deleteToken":
-            let tokens = emulator.keys(zone: policy.zone).sorted { $0.createdAt < $1.createdAt }
-            for token in tokens.dropLast() { emulator.deleteKey(zone: policy.zone, key: token.id) }
+            // Every token but the one handed over last (the current one) is the old one.
+            guard let current = handedOver[name] else { return }
+            for token in emulator.keys(zone: policy.zone) where token.id != current {
+                emulator.deleteKey(zone: policy.zone, key: token.id)
+            }
             _ = await wiring.run(policy) { await $0.confirmDeleted(by: "the demo's person") }
         default:
             return

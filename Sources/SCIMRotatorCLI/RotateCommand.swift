@@ -102,8 +102,8 @@ extension SCIMRotator {
             let traits = policy.provider.traits
             if !traits.canCreate, !tokenStdin {
                 Console.error(
-                    "\(policy.name): \(traits.serviceName) has no key API: generate the token in "
-                        + "\(traits.console ?? "the console") and hand it over with --token-stdin"
+                    "note: \(traits.serviceName) has no key API: this records that a rotation waits for a token; "
+                        + "generate it in \(traits.consoleName) and hand it over with --token-stdin"
                 )
             }
             if tokenStdin {
@@ -126,12 +126,11 @@ extension SCIMRotator {
                 guard !token.isEmpty else {
                     throw CLIError("\(policy.name): no token on standard input; nothing was changed", exitCode: 2)
                 }
-                let fingerprint = Secret(token).fingerprint(key: try await store.fingerprintKey())
-                if let seen = try await store.keys(policy: policy.name).first(where: { $0.fingerprint == fingerprint })
+                if let seen = try await PolicyRunner.handedOverBefore(Secret(token), policy: policy.name, store: store)
                 {
                     throw CLIError(
                         "\(policy.name): this token was handed over before (key \(seen.keyId), \(seen.role.rawValue)): "
-                            + "generate a new one in \(traits.console ?? "the console"); nothing was changed",
+                            + "generate a new one in \(traits.consoleName); nothing was changed",
                         exitCode: 2
                     )
                 }

@@ -46,6 +46,12 @@ extension SCIMRotator {
             guard let expiresAt = Times.parse(expires, now: now) else {
                 throw ValidationError("--expires \(expires): write an ISO 8601 time, a date, or a duration like +300d")
             }
+            guard expiresAt > now else {
+                throw ValidationError(
+                    "--expires \(expires) is in the past: an expired token needs no tracking; generate a new one and run "
+                        + "`scim-rotator rotate \(policy.name) --token-stdin`"
+                )
+            }
             let createdAt = try created.map { text -> Date in
                 guard let date = Times.parse(text, now: now) else {
                     throw ValidationError("--created \(text): write an ISO 8601 time, a date, or a duration like -65d")

@@ -52,19 +52,11 @@ public struct Wiring: Sendable {
     }
 
     public func provider(for policy: Policy) throws -> any SCIMKeyProvider {
-        guard policy.provider.traits.canList else {
-            return CloudProviders.provider(
-                for: policy,
-                credentials: CloudCredentials(accessKeyId: "", secret: Secret("")),
-                transport: transport,
-                clock: clock,
-                endpoint: endpointOverride,
-                store: store
-            )
-        }
-        let credentials: CloudCredentials
+        var credentials = CloudCredentials(accessKeyId: "", secret: Secret(""))  // no key API: none is read
         do {
-            credentials = try CloudCredentials.fromEnvironment(policy.credentials, environment: environment)
+            if policy.provider.traits.canList {
+                credentials = try CloudCredentials.fromEnvironment(policy.credentials, environment: environment)
+            }
         } catch {
             throw PolicySetupError(description: "policy \(policy.name) (\(policy.file)): \(error)")
         }

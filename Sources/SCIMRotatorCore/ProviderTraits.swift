@@ -56,6 +56,9 @@ public struct ProviderTraits: Sendable {
     /// Policy keys that do not apply to this cloud, each with the fix the policy check prints.
     public var inapplicablePolicyKeys: [String: String]
 
+    /// Where a person manages keys, for messages.
+    public var consoleName: String { console ?? "the \(serviceName) console" }
+
     /// Whether `zone` has the form of this cloud's zone ids.
     public func isValidZone(_ zone: String) -> Bool {
         zone.range(of: zonePattern, options: .regularExpression) != nil

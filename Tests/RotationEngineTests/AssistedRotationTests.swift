@@ -107,7 +107,50 @@ struct AssistedRotationTests {
         #expect(refused.isFailure)
         #expect(refused.message.contains("verify"), "\(refused.message)")
         #expect(h.sink.delivered.count == delivered, "a token that fails verification reaches no sink")
-        #expect(try await h.count(.keyAbandoned) == 1)
+        let asked = try await h.events(.rotationWaiting).filter { $0.details["action"] == "deleteToken" }
+        #expect(asked.count == 1, "only a person can delete it: they are asked to")
+        #expect(try await h.count(.keyAbandoned) == 0)
+    }
+
+    @Test(
+        "a crash after the token is journaled: it stays listed and a person is asked to delete it; a new token is asked for"
+    )
+    func crashAfterHandOver() async throws {
+        let h = try Self.harness()
+        let (_, request) = Self.handOver(h)
+        let crashed = await h.pass(request, failPoints: FailPoints(["after:created": .crash], crashByThrowing: true))
+        #expect(crashed.outcome == .interrupted)
+        let pending = try #require(try await h.store.keys(policy: "test").first { $0.role == .pending })
+        await h.pass()
+        #expect(
+            try await h.provider().listKeys().map(\.id) == [pending.keyId],
+            "the token exists in the console: it stays listed until a person deletes it"
+        )
+        let waiting = try await h.events(.rotationWaiting)
+        #expect(waiting.contains { $0.details["action"] == "deleteToken" && $0.keyId == pending.keyId })
+        #expect(waiting.contains { $0.details["action"] == "newToken" })
+        #expect(h.sink.delivered.isEmpty)
+    }
+
+    @Test(
+        "an emergency while a rotation waits for a token is recorded; a token for a rotation past hand-over is refused"
+    )
+    func requestsWhileWaiting() async throws {
+        let h = try Self.harness()
+        _ = try await h.runner().track(createdAt: nil, expiresAt: h.clock.now() + 10 * 86_400, by: "alice")
+        await h.pass()
+        let emergency = await h.pass(RotationRequest(trigger: .emergency, reason: "leaked"))
+        #expect(emergency.outcome == .waiting || emergency.outcome == .expiring, "\(emergency.message)")
+        let rotation = try #require(try await h.store.activeRotation(policy: "test"))
+        #expect(rotation.trigger == .emergency, "the emergency is recorded on the waiting rotation")
+
+        h.sink.failNext(1)
+        let (_, request) = Self.handOver(h)
+        #expect(await h.pass(request).isFailure, "the delivery fails; the rotation retries the same key")
+        let (_, another) = Self.handOver(h)
+        let refused = await h.pass(another)
+        #expect(refused.isFailure)
+        #expect(refused.message.contains("the token was not used"), "\(refused.message)")
     }
 
     @Test("track is for issuers without a key API; the API clouds list their keys")
