@@ -1,0 +1,189 @@
+import AWSSigV4
+import Delivery
+import Foundation
+import SCIMRotatorCore
+import Testing
+import Transport
+
+/// moto's server mode (`moto[server]`, a third-party AWS emulator): `scripts/test.sh` starts `moto_server` on a free
+/// loopback port and exports `SCIM_ROTATOR_TEST_MOTO_URL`; `swift test` alone skips these cases, and says so. Each
+/// test uses names of its own, so they run in parallel on one server.
+enum Moto {
+    static let environment = ProcessInfo.processInfo.environment
+    static var url: URL? { environment["SCIM_ROTATOR_TEST_MOTO_URL"].flatMap { URL(string: $0) } }
+    static var configured: Bool { url != nil }
+    /// The server (only used in the suite that runs when it is configured).
+    static var endpoint: URL { url ?? URL(string: "http://127.0.0.1:9")! }
+    static let skipMessage =
+        "moto cases skipped: SCIM_ROTATOR_TEST_MOTO_URL is not set (scripts/test.sh starts moto_server)"
+    static let region = "us-east-1"
+
+    static func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
+
+    /// A signed call of our own (moto routes by the Authorization header's scope), for setting up state.
+    static func call(
+        _ service: String,
+        _ target: String,
+        _ parameters: [String: Any]
+    ) async throws -> (status: Int, object: [String: Any]) {
+        let response = try await AsyncHTTPClientTransport.shared.send(
+            AWSSigV4.jsonRequest(
+                endpoint: endpoint,
+                target: target,
+                body: try JSONSerialization.data(withJSONObject: parameters),
+                region: region,
+                service: service,
+                credentials: awsCredentials,
+                date: Date()
+            )
+        )
+        return (response.status, (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:])
+    }
+
+    static func createSecret(_ name: String, value: String = "placeholder") async throws {
+        let reply = try await call(
+            "secretsmanager",
+            "secretsmanager.CreateSecret",
+            ["Name": name, "SecretString": value]
+        )
+        try #require(reply.status == 200, "CreateSecret: \(reply)")
+    }
+}
+
+func keyContext(_ keyId: String, policy: String = "moto-policy") -> DeliveryContext {
+    var copy = context
+    copy.keyId = keyId
+    copy.policy = policy
+    return copy
+}
+
+@Suite("moto server")
+struct MotoConfiguredTests {
+    @Test("moto is configured for this run", .enabled(if: Moto.configured, "\(Moto.skipMessage)"))
+    func configured() {}
+
+    @Test("CI always runs the moto cases")
+    func ciHasMoto() {
+        if Moto.environment["CI"] != nil, !Moto.configured {
+            Issue.record("CI=\(Moto.environment["CI"] ?? ""), but \(Moto.skipMessage)")
+        }
+    }
+}
+
+@Suite("AWS sinks against moto_server", .enabled(if: Moto.configured, "\(Moto.skipMessage)"))
+struct AWSMotoTests {
+    func secretsManager(_ secretId: String, key: String? = nil) throws -> AWSSecretsManagerSink {
+        AWSSecretsManagerSink(
+            secretId: secretId,
+            region: Moto.region,
+            key: key,
+            endpoint: Moto.endpoint,
+            credentials: awsCredentials,
+            transport: AsyncHTTPClientTransport.shared,
+            pause: noPause
+        )
+    }
+
+    func parameter(_ name: String, kmsKeyId: String? = nil) throws -> AWSSSMParameterSink {
+        AWSSSMParameterSink(
+            name: name,
+            region: Moto.region,
+            kmsKeyId: kmsKeyId,
+            endpoint: Moto.endpoint,
+            credentials: awsCredentials,
+            transport: AsyncHTTPClientTransport.shared,
+            pause: noPause
+        )
+    }
+
+    @Test("Secrets Manager: a new version per key, AWSCURRENT moves, a retried delivery is the same version")
+    func secretsManagerVersions() async throws {
+        let name = Moto.unique("scim/moto")
+        try await Moto.createSecret(name)
+        let sink = try secretsManager(name)
+        let first = keyContext("scimcred-first")
+        let receipt = try await sink.deliver(secret, context: first)
+        let token = AWSSecretsManagerSink.clientRequestToken(policy: first.policy, keyId: first.keyId)
+        #expect(receipt.detail["versionId"] == token)
+        #expect(receipt.detail["arn"]?.contains(name) == true)
+        #expect(try await sink.read(context: first) == secret)
+
+        // The same key again (a retry after a lost reply): AWS ignores it, same version, still current.
+        let again = try await sink.deliver(secret, context: first)
+        #expect(again.detail["versionId"] == token)
+        let described = try await Moto.call("secretsmanager", "secretsmanager.DescribeSecret", ["SecretId": name])
+        let versions = described.object["VersionIdsToStages"] as? [String: [String]] ?? [:]
+        #expect(versions.count == 2, "\(versions)")
+        #expect(versions[token] == ["AWSCURRENT"])
+
+        let next = Secret("second-key-\(UUID().uuidString)")
+        let second = keyContext("scimcred-second")
+        let nextReceipt = try await sink.deliver(next, context: second)
+        #expect(nextReceipt.detail["versionId"] != token)
+        #expect(try await sink.read(context: second) == next)
+        let after = try await Moto.call("secretsmanager", "secretsmanager.DescribeSecret", ["SecretId": name])
+        #expect((after.object["VersionIdsToStages"] as? [String: [String]])?[token] == ["AWSPREVIOUS"])
+    }
+
+    @Test("Secrets Manager with key: a JSON object, read back from its field; a changed key: fails clearly")
+    func secretsManagerJSON() async throws {
+        let name = Moto.unique("scim/moto-json")
+        try await Moto.createSecret(name)
+        let sink = try secretsManager(name, key: "token")
+        let keyed = keyContext("scimcred-json")
+        _ = try await sink.deliver(secret, context: keyed)
+        #expect(try await sink.read(context: keyed) == secret)
+        let stored = try await Moto.call("secretsmanager", "secretsmanager.GetSecretValue", ["SecretId": name])
+        let text = try #require(stored.object["SecretString"] as? String)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: String])
+        #expect(object["token"] == secret.reveal())
+        #expect(object["credentialId"] == "scimcred-json")
+        #expect(object["expiresAt"] == context.expiresAt.formatted(Date.ISO8601FormatStyle()))
+        #expect(object.count == 3)
+
+        // The same key id with another value under the same client request token: moto refuses, as AWS does.
+        await expectAWSError(["ResourceExistsException", name, "`key:`"], retryClass: .final) {
+            _ = try await secretsManager(name).deliver(secret, context: keyed)
+        }
+    }
+
+    @Test("Secrets Manager: a missing secret is a final error that says to create it; read gives nil")
+    func secretsManagerMissing() async throws {
+        let name = Moto.unique("scim/missing")
+        let sink = try secretsManager(name)
+        await expectAWSError(
+            ["ResourceNotFoundException", "HTTP 404", "create-secret --name \(name) --region us-east-1"],
+            retryClass: .final
+        ) { _ = try await sink.deliver(secret, context: context) }
+        #expect(try await sink.read(context: context) == nil)
+    }
+
+    @Test("SSM: SecureString created, overwritten as a new version, read back decrypted")
+    func parameterVersions() async throws {
+        let name = "/" + Moto.unique("scim-rotator") + "/token"
+        let sink = try parameter(name, kmsKeyId: "alias/scim-rotator")
+        #expect(try await sink.read(context: context) == nil)
+        let first = try await sink.deliver(secret, context: context)
+        #expect(first.detail["version"] == "1")
+        #expect(try await sink.read(context: context) == secret)
+        let next = Secret("second-key-\(UUID().uuidString)")
+        let second = try await sink.deliver(next, context: keyContext("scimcred-second"))
+        #expect(second.detail["version"] == "2")
+        #expect(try await sink.read(context: context) == next)
+        let raw = try await Moto.call("ssm", "AmazonSSM.GetParameter", ["Name": name])
+        let parameter = raw.object["Parameter"] as? [String: Any]
+        #expect(parameter?["Type"] as? String == "SecureString")
+        // Without decryption moto shows the KMS key it "encrypted" with.
+        #expect((parameter?["Value"] as? String)?.hasPrefix("kms:alias/scim-rotator:") == true)
+    }
+
+    @Test("SSM: the same key delivered twice is harmless (Overwrite)")
+    func parameterRetry() async throws {
+        let name = "/" + Moto.unique("scim-rotator") + "/token"
+        let sink = try parameter(name)
+        _ = try await sink.deliver(secret, context: context)
+        let again = try await sink.deliver(secret, context: context)
+        #expect(again.detail["version"] == "2")
+        #expect(try await sink.read(context: context) == secret)
+    }
+}
