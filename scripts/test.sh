@@ -22,7 +22,15 @@ echo "== PostgreSQL test cluster (scripts/postgres-cluster.sh)"
 pg_json=$(scripts/postgres-cluster.sh start)
 pg_field() { python3 -c 'import json, sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$pg_json" "$1"; }
 pg_dir=$(pg_field dir)
-trap 'scripts/postgres-cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true' EXIT
+moto_pid=""
+cleanup() {
+    scripts/postgres-cluster.sh stop "$pg_dir" >/dev/null 2>&1 || true
+    if [ -n "$moto_pid" ]; then
+        kill -TERM "$moto_pid" 2>/dev/null || true
+        wait "$moto_pid" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
 echo "PostgreSQL $(pg_field version) on port $(pg_field port), started in $(pg_field total_ms) ms"
 # The tests' PostgreSQL cases: the owner and daemon roles of database scim, a superuser that creates a database per
 # test, and their passwords (a libpq password file, never in a URL).
@@ -31,6 +39,29 @@ SCIM_ROTATOR_TEST_POSTGRES_URL=$(pg_field owner_url)
 SCIM_ROTATOR_TEST_POSTGRES_DAEMON_URL=$(pg_field daemon_url)
 SCIM_ROTATOR_TEST_POSTGRES_ADMIN_URL=$(pg_field superuser_url)
 export PGPASSFILE SCIM_ROTATOR_TEST_POSTGRES_URL SCIM_ROTATOR_TEST_POSTGRES_DAEMON_URL SCIM_ROTATOR_TEST_POSTGRES_ADMIN_URL
+
+echo "== moto_server (the AWS emulator the AWS sinks are tested against)"
+venv=$(cd "${SCIM_ROTATOR_VENV:-.venv}" && pwd)
+if [ ! -x "$venv/bin/moto_server" ]; then
+    "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/interop/requirements.txt
+fi
+moto_port=$("$venv/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+moto_log=$(mktemp)
+"$venv/bin/moto_server" -H 127.0.0.1 -p "$moto_port" >"$moto_log" 2>&1 &
+moto_pid=$!
+moto_ready=""
+for _ in $(seq 1 300); do
+    kill -0 "$moto_pid" 2>/dev/null || { cat "$moto_log" >&2; echo "test.sh: moto_server exited" >&2; exit 1; }
+    if "$venv/bin/python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' \
+        "http://127.0.0.1:$moto_port/moto-api/" 2>/dev/null; then
+        moto_ready=1
+        break
+    fi
+    sleep 0.1
+done
+[ -n "$moto_ready" ] || { cat "$moto_log" >&2; echo "test.sh: moto_server not ready" >&2; exit 1; }
+export SCIM_ROTATOR_TEST_MOTO_URL="http://127.0.0.1:$moto_port"
+echo "moto_server $("$venv/bin/python" -c 'import moto; print(moto.__version__)') on port $moto_port"
 
 echo "== swift test"
 swift test --skip-build 2>&1 | tee "$log" | grep -E "✘|recorded an issue|Test run with|error:" || true
