@@ -40,6 +40,62 @@ enum Moto {
         return (response.status, (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:])
     }
 
+    /// A signed AWS Query call (IAM, STS: a form body, an XML reply), for setting up identities.
+    static func query(
+        _ service: String,
+        _ parameters: [String: String],
+        credentials: CloudCredentials = awsCredentials
+    ) async throws -> (status: Int, body: String) {
+        var allowed = CharacterSet.alphanumerics
+        allowed.insert(charactersIn: "-._~")
+        let form = parameters.sorted { $0.key < $1.key }
+            .map { "\($0.key)=\($0.value.addingPercentEncoding(withAllowedCharacters: allowed) ?? $0.value)" }
+            .joined(separator: "&")
+        let body = Data(form.utf8)
+        let amzDate = AWSSigV4.amzDate(Date())
+        var headers: [(name: String, value: String)] = [
+            ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"), ("X-Amz-Date", amzDate),
+        ]
+        if let token = credentials.token { headers.append(("X-Amz-Security-Token", token.reveal())) }
+        let signature = AWSSigV4.sign(
+            method: "POST",
+            url: endpoint,
+            headers: headers,
+            body: body,
+            amzDate: amzDate,
+            region: region,
+            service: service,
+            credentials: credentials
+        )
+        headers.append(("Authorization", signature.authorization))
+        let response = try await AsyncHTTPClientTransport.shared.send(
+            HTTPRequest(method: "POST", url: endpoint, headers: headers, body: body)
+        )
+        return (response.status, String(decoding: response.body, as: UTF8.self))
+    }
+
+    /// The text of the first `<name>` element.
+    static func element(_ name: String, in xml: String) -> String? {
+        guard let start = xml.range(of: "<\(name)>"),
+            let end = xml.range(of: "</\(name)>", range: start.upperBound..<xml.endIndex)
+        else { return nil }
+        return String(xml[start.upperBound..<end.lowerBound])
+    }
+
+    /// `POST /moto-api/reset-auth`: the next `budget` requests go unchecked, every later one is authenticated
+    /// and authorized against moto's IAM (`inf` turns checking off again).
+    static func resetAuth(_ budget: String) async throws {
+        let response = try await AsyncHTTPClientTransport.shared.send(
+            HTTPRequest(
+                method: "POST",
+                url: endpoint.appendingPathComponent("moto-api").appendingPathComponent("reset-auth"),
+                headers: [("Content-Type", "text/plain")],
+                body: Data(budget.utf8)
+            )
+        )
+        try #require(response.status == 200, "reset-auth: \(String(decoding: response.body, as: UTF8.self))")
+    }
+
     static func createSecret(_ name: String, value: String = "placeholder") async throws {
         let reply = try await call(
             "secretsmanager",
@@ -70,7 +126,8 @@ struct MotoConfiguredTests {
     }
 }
 
-@Suite("AWS sinks against moto_server", .enabled(if: Moto.configured, "\(Moto.skipMessage)"))
+/// Serialized: one case switches the server to IAM mode for a while, which would refuse the others' calls.
+@Suite("AWS sinks against moto_server", .serialized, .enabled(if: Moto.configured, "\(Moto.skipMessage)"))
 struct AWSMotoTests {
     func secretsManager(_ secretId: String, key: String? = nil) throws -> AWSSecretsManagerSink {
         AWSSecretsManagerSink(
@@ -185,5 +242,134 @@ struct AWSMotoTests {
         let again = try await sink.deliver(secret, context: context)
         #expect(again.detail["version"] == "2")
         #expect(try await sink.read(context: context) == secret)
+    }
+
+    /// moto in IAM mode checks every signature the way botocore computes it and authorizes the call against IAM
+    /// policies: allowed reads prove the signer (with and without a session token), and denied writes come back as
+    /// moto's AccessDenied (an HTTP 403 XML reply, where AWS sends a 400 JSON AccessDeniedException).
+    @Test("IAM mode: signatures verified by moto (long-term and session keys); AccessDenied and a wrong key are final")
+    func iamMode() async throws {
+        let user = Moto.unique("rotator")
+        let role = Moto.unique("rotator-role")
+        let name = Moto.unique("scim/iam")
+        let parameterName = "/" + Moto.unique("scim-iam") + "/token"
+        try await Moto.resetAuth("6")
+        var failure: (any Error)?
+        do {
+            try await iamChecks(user: user, role: role, secret: name, parameter: parameterName)
+        } catch {
+            failure = error
+        }
+        try await Moto.resetAuth("inf")
+        if let failure { throw failure }
+    }
+
+    func iamChecks(
+        user: String,
+        role: String,
+        secret secretName: String,
+        parameter parameterName: String
+    )
+        async throws
+    {
+        // Six unchecked calls to set up: a user allowed to read, and a role allowed to read, assumable by it.
+        _ = try await Moto.query("iam", ["Action": "CreateUser", "UserName": user, "Version": "2010-05-08"])
+        let key = try await Moto.query(
+            "iam",
+            ["Action": "CreateAccessKey", "UserName": user, "Version": "2010-05-08"]
+        )
+        let readOnly = """
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", \
+            "ssm:GetParameter", "sts:AssumeRole"], "Resource": "*"}]}
+            """
+        _ = try await Moto.query(
+            "iam",
+            [
+                "Action": "PutUserPolicy", "UserName": user, "PolicyName": "read", "PolicyDocument": readOnly,
+                "Version": "2010-05-08",
+            ]
+        )
+        try await Moto.createSecret(secretName, value: secret.reveal())
+        let trust = """
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, \
+            "Action": "sts:AssumeRole"}]}
+            """
+        _ = try await Moto.query(
+            "iam",
+            ["Action": "CreateRole", "RoleName": role, "AssumeRolePolicyDocument": trust, "Version": "2010-05-08"]
+        )
+        _ = try await Moto.query(
+            "iam",
+            [
+                "Action": "PutRolePolicy", "RoleName": role, "PolicyName": "read", "PolicyDocument": readOnly,
+                "Version": "2010-05-08",
+            ]
+        )
+        let keyId = try #require(Moto.element("AccessKeyId", in: key.body), "\(key)")
+        let keySecret = try #require(Moto.element("SecretAccessKey", in: key.body))
+        let userKey = CloudCredentials(accessKeyId: keyId, secret: Secret(keySecret))
+
+        // From here every call is checked.
+        func secretsManager(_ credentials: CloudCredentials) -> AWSSecretsManagerSink {
+            AWSSecretsManagerSink(
+                secretId: secretName,
+                region: Moto.region,
+                endpoint: Moto.endpoint,
+                credentials: credentials,
+                transport: AsyncHTTPClientTransport.shared,
+                pause: noPause
+            )
+        }
+        #expect(try await secretsManager(userKey).read(context: context) == secret)
+        await expectAWSError(
+            ["AccessDenied", "HTTP 403", "not authorized", "grant secretsmanager:PutSecretValue", keyId],
+            retryClass: .final,
+            secrets: [keySecret]
+        ) { _ = try await secretsManager(userKey).deliver(secret, context: context) }
+
+        let parameter = AWSSSMParameterSink(
+            name: parameterName,
+            region: Moto.region,
+            endpoint: Moto.endpoint,
+            credentials: userKey,
+            transport: AsyncHTTPClientTransport.shared,
+            pause: noPause
+        )
+        #expect(try await parameter.read(context: context) == nil)
+        await expectAWSError(
+            ["AccessDenied", "grant ssm:PutParameter", parameterName],
+            retryClass: .final,
+            secrets: [keySecret]
+        ) { _ = try await parameter.deliver(secret, context: context) }
+
+        let wrongSecret = CloudCredentials(accessKeyId: keyId, secret: Secret("not-the-secret-key-\(UUID())"))
+        await expectAWSError(["SignatureDoesNotMatch", "check the secret access key"], retryClass: .final) {
+            _ = try await secretsManager(wrongSecret).read(context: context)
+        }
+
+        // Temporary credentials: X-Amz-Security-Token signed and checked.
+        let assumed = try await Moto.query(
+            "sts",
+            [
+                "Action": "AssumeRole", "RoleArn": "arn:aws:iam::123456789012:role/\(role)",
+                "RoleSessionName": "scim-rotator", "Version": "2011-06-15",
+            ],
+            credentials: userKey
+        )
+        try #require(assumed.status == 200, "\(assumed)")
+        let session = CloudCredentials(
+            accessKeyId: try #require(Moto.element("AccessKeyId", in: assumed.body)),
+            secret: Secret(try #require(Moto.element("SecretAccessKey", in: assumed.body))),
+            token: Secret(try #require(Moto.element("SessionToken", in: assumed.body)))
+        )
+        #expect(try await secretsManager(session).read(context: context) == secret)
+        let badToken = CloudCredentials(
+            accessKeyId: session.accessKeyId,
+            secret: session.secret,
+            token: Secret("not-the-session-token")
+        )
+        await expectAWSError(["InvalidClientTokenId", session.accessKeyId], retryClass: .final) {
+            _ = try await secretsManager(badToken).read(context: context)
+        }
     }
 }
