@@ -248,7 +248,7 @@ let package = Package(
             name: "RotationEngineTests",
             dependencies: [
                 "RotationEngine", "SCIMRotatorTesting", "RotationHistory", "RotationPolicy", "SCIMRotatorCore",
-                "Delivery", "CloudEmulator", "Transport", "Notifications",
+                "Delivery", "CloudEmulator", "Transport", "Notifications", "AWSSigV4",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -5,17 +5,23 @@ import SCIMRotatorCore
 import Testing
 import Transport
 
-/// moto's server mode (`moto[server]`, a third-party AWS emulator): `scripts/test.sh` starts `moto_server` on a free
-/// loopback port and exports `SCIM_ROTATOR_TEST_MOTO_URL`; `swift test` alone skips these cases, and says so. Each
-/// test uses names of its own, so they run in parallel on one server.
+/// moto's server mode (`moto[server]`, a third-party AWS emulator): `scripts/test.sh` starts two `moto_server`s on free
+/// loopback ports and exports `SCIM_ROTATOR_TEST_MOTO_URL` (the sinks' cases: each uses names of its own, so they run
+/// in parallel) and `SCIM_ROTATOR_TEST_MOTO_IAM_URL` (one case switches it to IAM mode, which would refuse everyone
+/// else's calls); `swift test` alone skips these cases, and says so.
 enum Moto {
     static let environment = ProcessInfo.processInfo.environment
     static var url: URL? { environment["SCIM_ROTATOR_TEST_MOTO_URL"].flatMap { URL(string: $0) } }
+    static var iamURL: URL? { environment["SCIM_ROTATOR_TEST_MOTO_IAM_URL"].flatMap { URL(string: $0) } }
     static var configured: Bool { url != nil }
-    /// The server (only used in the suite that runs when it is configured).
+    static var iamConfigured: Bool { iamURL != nil }
+    /// The servers (only used in the suites that run when they are configured).
     static var endpoint: URL { url ?? URL(string: "http://127.0.0.1:9")! }
+    static var iamEndpoint: URL { iamURL ?? URL(string: "http://127.0.0.1:9")! }
     static let skipMessage =
         "moto cases skipped: SCIM_ROTATOR_TEST_MOTO_URL is not set (scripts/test.sh starts moto_server)"
+    static let iamSkipMessage =
+        "moto IAM-mode cases skipped: SCIM_ROTATOR_TEST_MOTO_IAM_URL is not set (scripts/test.sh starts moto_server)"
     static let region = "us-east-1"
 
     static func unique(_ prefix: String) -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
@@ -24,11 +30,12 @@ enum Moto {
     static func call(
         _ service: String,
         _ target: String,
-        _ parameters: [String: Any]
+        _ parameters: [String: Any],
+        server: URL = endpoint
     ) async throws -> (status: Int, object: [String: Any]) {
         let response = try await AsyncHTTPClientTransport.shared.send(
             AWSSigV4.jsonRequest(
-                endpoint: endpoint,
+                endpoint: server,
                 target: target,
                 body: try JSONSerialization.data(withJSONObject: parameters),
                 region: region,
@@ -44,7 +51,8 @@ enum Moto {
     static func query(
         _ service: String,
         _ parameters: [String: String],
-        credentials: CloudCredentials = awsCredentials
+        credentials: CloudCredentials = awsCredentials,
+        server: URL = iamEndpoint
     ) async throws -> (status: Int, body: String) {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")
@@ -59,7 +67,7 @@ enum Moto {
         if let token = credentials.token { headers.append(("X-Amz-Security-Token", token.reveal())) }
         let signature = AWSSigV4.sign(
             method: "POST",
-            url: endpoint,
+            url: server,
             headers: headers,
             body: body,
             amzDate: amzDate,
@@ -69,7 +77,7 @@ enum Moto {
         )
         headers.append(("Authorization", signature.authorization))
         let response = try await AsyncHTTPClientTransport.shared.send(
-            HTTPRequest(method: "POST", url: endpoint, headers: headers, body: body)
+            HTTPRequest(method: "POST", url: server, headers: headers, body: body)
         )
         return (response.status, String(decoding: response.body, as: UTF8.self))
     }
@@ -84,11 +92,11 @@ enum Moto {
 
     /// `POST /moto-api/reset-auth`: the next `budget` requests go unchecked, every later one is authenticated
     /// and authorized against moto's IAM (`inf` turns checking off again).
-    static func resetAuth(_ budget: String) async throws {
+    static func resetAuth(_ budget: String, server: URL = iamEndpoint) async throws {
         let response = try await AsyncHTTPClientTransport.shared.send(
             HTTPRequest(
                 method: "POST",
-                url: endpoint.appendingPathComponent("moto-api").appendingPathComponent("reset-auth"),
+                url: server.appendingPathComponent("moto-api").appendingPathComponent("reset-auth"),
                 headers: [("Content-Type", "text/plain")],
                 body: Data(budget.utf8)
             )
@@ -96,11 +104,12 @@ enum Moto {
         try #require(response.status == 200, "reset-auth: \(String(decoding: response.body, as: UTF8.self))")
     }
 
-    static func createSecret(_ name: String, value: String = "placeholder") async throws {
+    static func createSecret(_ name: String, value: String = "placeholder", server: URL = endpoint) async throws {
         let reply = try await call(
             "secretsmanager",
             "secretsmanager.CreateSecret",
-            ["Name": name, "SecretString": value]
+            ["Name": name, "SecretString": value],
+            server: server
         )
         try #require(reply.status == 200, "CreateSecret: \(reply)")
     }
@@ -118,16 +127,21 @@ struct MotoConfiguredTests {
     @Test("moto is configured for this run", .enabled(if: Moto.configured, "\(Moto.skipMessage)"))
     func configured() {}
 
+    @Test("moto in IAM mode is configured for this run", .enabled(if: Moto.iamConfigured, "\(Moto.iamSkipMessage)"))
+    func iamConfigured() {}
+
     @Test("CI always runs the moto cases")
     func ciHasMoto() {
         if Moto.environment["CI"] != nil, !Moto.configured {
             Issue.record("CI=\(Moto.environment["CI"] ?? ""), but \(Moto.skipMessage)")
         }
+        if Moto.environment["CI"] != nil, !Moto.iamConfigured {
+            Issue.record("CI=\(Moto.environment["CI"] ?? ""), but \(Moto.iamSkipMessage)")
+        }
     }
 }
 
-/// Serialized: one case switches the server to IAM mode for a while, which would refuse the others' calls.
-@Suite("AWS sinks against moto_server", .serialized, .enabled(if: Moto.configured, "\(Moto.skipMessage)"))
+@Suite("AWS sinks against moto_server", .enabled(if: Moto.configured, "\(Moto.skipMessage)"))
 struct AWSMotoTests {
     func secretsManager(_ secretId: String, key: String? = nil) throws -> AWSSecretsManagerSink {
         AWSSecretsManagerSink(
@@ -243,7 +257,11 @@ struct AWSMotoTests {
         #expect(again.detail["version"] == "2")
         #expect(try await sink.read(context: context) == secret)
     }
+}
 
+/// The second server, alone: IAM mode refuses every call not signed by one of its own identities.
+@Suite("AWS sinks against moto_server in IAM mode", .enabled(if: Moto.iamConfigured, "\(Moto.iamSkipMessage)"))
+struct AWSMotoIAMTests {
     /// moto in IAM mode checks every signature the way botocore computes it and authorizes the call against IAM
     /// policies: allowed reads prove the signer (with and without a session token), and denied writes come back as
     /// moto's AccessDenied (an HTTP 403 XML reply, where AWS sends a 400 JSON AccessDeniedException).
@@ -289,7 +307,7 @@ struct AWSMotoTests {
                 "Version": "2010-05-08",
             ]
         )
-        try await Moto.createSecret(secretName, value: secret.reveal())
+        try await Moto.createSecret(secretName, value: secret.reveal(), server: Moto.iamEndpoint)
         let trust = """
             {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "*"}, \
             "Action": "sts:AssumeRole"}]}
@@ -314,7 +332,7 @@ struct AWSMotoTests {
             AWSSecretsManagerSink(
                 secretId: secretName,
                 region: Moto.region,
-                endpoint: Moto.endpoint,
+                endpoint: Moto.iamEndpoint,
                 credentials: credentials,
                 transport: AsyncHTTPClientTransport.shared,
                 pause: noPause
@@ -330,7 +348,7 @@ struct AWSMotoTests {
         let parameter = AWSSSMParameterSink(
             name: parameterName,
             region: Moto.region,
-            endpoint: Moto.endpoint,
+            endpoint: Moto.iamEndpoint,
             credentials: userKey,
             transport: AsyncHTTPClientTransport.shared,
             pause: noPause
