@@ -280,6 +280,17 @@ extension PolicyLoader {
         if let secretId, secretId.count > 2048 {
             reader.issue(fields["secretId"], "\(path).secretId", "longer than 2048 characters; use the name or ARN")
         }
+        // arn:<partition>:secretsmanager:<region>:<account>:secret:<name>: the call goes to `region`.
+        if let secretId, let region, secretId.hasPrefix("arn:") {
+            let parts = secretId.split(separator: ":", maxSplits: 6, omittingEmptySubsequences: false)
+            if parts.count == 7, parts[2] == "secretsmanager", parts[3] != region {
+                reader.issue(
+                    fields["region"],
+                    "\(path).region",
+                    "`\(region)` differs from the region in secretId's ARN (\(parts[3])); the secret is only found there"
+                )
+            }
+        }
         let endpoint = reader.url(fields["endpoint"], "\(path).endpoint")
         let credentials = awsCredentials(fields["credentials"], path, &reader)
         guard let secretId, let region else { return nil }

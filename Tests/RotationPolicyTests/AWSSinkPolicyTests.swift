@@ -77,6 +77,10 @@ struct AWSSinkPolicyTests {
             "- aws-secrets-manager: {secretId: s, region: us-east-1, versionStage: x}",
             "deliver[0].aws-secrets-manager.versionStage", "unknown key"
         ),
+        (
+            "- aws-secrets-manager: {secretId: \"arn:aws:secretsmanager:eu-west-1:123456789012:secret:s-AbCdEf\", region: us-east-1}",
+            "deliver[0].aws-secrets-manager.region", "differs from the region in secretId's ARN (eu-west-1)"
+        ),
         ("- aws-ssm-parameter: {region: us-east-1}", "deliver[0].aws-ssm-parameter.name", "missing"),
         (
             "- aws-ssm-parameter: {name: scim/token, region: us-east-1}", "deliver[0].aws-ssm-parameter.name",
