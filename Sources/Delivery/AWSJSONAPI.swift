@@ -55,7 +55,7 @@ public struct AWSServiceError: Error, Sendable, CustomStringConvertible, RetryCl
         return .final
     }
 
-    /// `__type` (or `code`), else the `X-Amzn-ErrorType` header, else an XML `<Code>` (moto's auth errors), reduced as
+    /// `__type`, else the `X-Amzn-ErrorType` header, else an XML `<Code>` (moto's auth errors), reduced as
     /// botocore reduces it (`com.amazon...#Foo:bar` → `Foo`); and the message (`message`, `Message`, XML `<Message>`).
     static func parse(_ response: HTTPResponse) -> (code: String?, message: String) {
         let object = (try? JSONSerialization.jsonObject(with: response.body)) as? [String: Any] ?? [:]
@@ -186,7 +186,13 @@ struct AWSJSONAPI: Sendable {
             }
             return object
         }
-        let (code, rawMessage) = AWSServiceError.parse(response)
+        let (code, parsedMessage) = AWSServiceError.parse(response)
+        var rawMessage = parsedMessage
+        if code == nil, rawMessage.isEmpty {
+            // Not an AWS error reply (a proxy, a wrong endpoint): its text says more than the status alone.
+            rawMessage = String(decoding: response.body.prefix(65_536), as: UTF8.self)
+                .trimmingCharacters(in: .whitespacesAndNewlines)
+        }
         let message = String(rawMessage.redacting(scrub).prefix(600))
         throw AWSServiceError(
             sink: sink,
@@ -218,6 +224,8 @@ struct AWSJSONAPI: Sendable {
             return "AWS throttled the calls; the delivery is retried after the back-off"
         case nil where error.status == nil:
             return error.hint
+        case nil where error.retryClass == .final:
+            return "not an AWS error reply: is \(endpoint.absoluteString) an AWS \(service) endpoint?"
         default:
             if error.retryClass == .ambiguous {
                 return "a server-side failure; the delivery is retried after the back-off"

@@ -392,3 +392,24 @@ struct AWSSSMParameterSinkTests {
         #expect(try await sink(aws).read(context: context) == nil)
     }
 }
+
+@Suite("AWS sinks: replies that are not AWS's")
+struct AWSForeignReplyTests {
+    @Test("a proxy's or wrong endpoint's reply is quoted (scrubbed) with a hint to check the endpoint")
+    func foreignReply() async throws {
+        let aws = ScriptedAWS()
+        aws.reply("PutParameter", 404, "<html><body>404 Not Found: no route for \(secret.reveal())</body></html>")
+        let sink = AWSSSMParameterSink(
+            name: "/x",
+            region: "us-east-1",
+            endpoint: URL(string: "https://proxy.example.com")!,
+            credentials: awsCredentials,
+            transport: aws,
+            pause: noPause
+        )
+        await expectAWSError(
+            ["HTTP 404", "404 Not Found", "<redacted>", "is https://proxy.example.com an AWS ssm endpoint?"],
+            retryClass: .final
+        ) { _ = try await sink.deliver(secret, context: context) }
+    }
+}
