@@ -73,6 +73,12 @@ let package = Package(
             dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
+        // AWS Signature Version 4 as botocore signs Secrets Manager and SSM calls (no AWS SDK): the AWS sinks sign with it.
+        .target(
+            name: "AWSSigV4",
+            dependencies: ["SCIMRotatorCore", "Transport", .product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
         // The clouds by ProviderKind: a policy's provider built by its cloud's module (the CLI and the harness use it).
         .target(
             name: "CloudProviders",
@@ -134,7 +140,9 @@ let package = Package(
         // check that proves them first.
         .target(
             name: "Delivery",
-            dependencies: ["SCIMRotatorCore", "Transport", "CSpawn", .product(name: "Yams", package: "Yams")],
+            dependencies: [
+                "SCIMRotatorCore", "Transport", "CSpawn", "AWSSigV4", .product(name: "Yams", package: "Yams"),
+            ],
             swiftSettings: swiftSettings
         ),
         // Webhook notifications (JSON or Slack) for failures, blocks, stuck policies, emergencies, expiring keys.
@@ -240,7 +248,7 @@ let package = Package(
             name: "RotationEngineTests",
             dependencies: [
                 "RotationEngine", "SCIMRotatorTesting", "RotationHistory", "RotationPolicy", "SCIMRotatorCore",
-                "Delivery", "CloudEmulator", "Transport", "Notifications",
+                "Delivery", "CloudEmulator", "Transport", "Notifications", "AWSSigV4",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -268,8 +276,16 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "AWSSigV4Tests",
+            dependencies: ["AWSSigV4", "SCIMRotatorCore", "Transport"],
+            resources: [.copy("Fixtures")],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "DeliveryTests",
-            dependencies: ["Delivery", "SCIMRotatorTesting", "CloudEmulator", "SCIMRotatorCore", "Transport"],
+            dependencies: [
+                "Delivery", "SCIMRotatorTesting", "CloudEmulator", "SCIMRotatorCore", "Transport", "AWSSigV4",
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

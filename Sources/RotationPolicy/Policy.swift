@@ -126,6 +126,10 @@ public enum DeliverySpec: Sendable, Equatable {
     case okta(OktaSpec)
     /// A person pastes the key into the IdP and runs `scim-rotator confirm`.
     case manual(ManualSpec)
+    /// A new version of an AWS Secrets Manager secret.
+    case awsSecretsManager(AWSSecretsManagerSpec)
+    /// An AWS Systems Manager Parameter Store `SecureString`.
+    case awsSSMParameter(AWSSSMParameterSpec)
 
     /// A short description without secrets, for history and logs.
     public var summary: String {
@@ -138,6 +142,9 @@ public enum DeliverySpec: Sendable, Equatable {
             return SinkLabel.kubernetes(namespace: spec.namespace, name: spec.name, key: spec.key)
         case .okta(let spec): return SinkLabel.okta(appId: spec.appId)
         case .manual(let spec): return SinkLabel.manual(spec.file)
+        case .awsSecretsManager(let spec):
+            return SinkLabel.awsSecretsManager(secretId: spec.secretId, region: spec.region)
+        case .awsSSMParameter(let spec): return SinkLabel.awsSSMParameter(name: spec.name, region: spec.region)
         }
     }
 
@@ -148,6 +155,8 @@ public enum DeliverySpec: Sendable, Equatable {
         case .entra(let spec): return [spec.clientSecretEnv]
         case .kubernetes(let spec): return [spec.tokenEnv].compactMap { $0 }
         case .okta(let spec): return [spec.apiTokenEnv]
+        case .awsSecretsManager(let spec): return [spec.credentials.idEnv, spec.credentials.secretEnv]
+        case .awsSSMParameter(let spec): return [spec.credentials.idEnv, spec.credentials.secretEnv]
         default: return []
         }
     }
@@ -253,6 +262,68 @@ public struct OktaSpec: Sendable, Equatable {
         self.apiTokenEnv = apiTokenEnv
         self.scimURL = scimURL
     }
+}
+
+/// `aws-secrets-manager: {secretId, region, key, endpoint, credentials}`.
+public struct AWSSecretsManagerSpec: Sendable, Equatable {
+    /// The secret's name or ARN; it must exist.
+    public var secretId: String
+    public var region: String
+    /// nil: the secret's value is the key alone; else a JSON object with the key in this field, plus `credentialId`
+    /// and `expiresAt`.
+    public var key: String?
+    /// Instead of `https://secretsmanager.<region>.amazonaws.com` (a VPC endpoint, a test server).
+    public var endpoint: URL?
+    /// The variables holding the access key (default AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN).
+    public var credentials: CloudCredentials.EnvironmentNames
+
+    public init(
+        secretId: String,
+        region: String,
+        key: String? = nil,
+        endpoint: URL? = nil,
+        credentials: CloudCredentials.EnvironmentNames = AWSSinkCredentials.defaultNames
+    ) {
+        self.secretId = secretId
+        self.region = region
+        self.key = key
+        self.endpoint = endpoint
+        self.credentials = credentials
+    }
+}
+
+/// `aws-ssm-parameter: {name, region, kmsKeyId, endpoint, credentials}`.
+public struct AWSSSMParameterSpec: Sendable, Equatable {
+    public var name: String
+    public var region: String
+    /// nil: the account's default key for SSM (`alias/aws/ssm`).
+    public var kmsKeyId: String?
+    /// Instead of `https://ssm.<region>.amazonaws.com`.
+    public var endpoint: URL?
+    public var credentials: CloudCredentials.EnvironmentNames
+
+    public init(
+        name: String,
+        region: String,
+        kmsKeyId: String? = nil,
+        endpoint: URL? = nil,
+        credentials: CloudCredentials.EnvironmentNames = AWSSinkCredentials.defaultNames
+    ) {
+        self.name = name
+        self.region = region
+        self.kmsKeyId = kmsKeyId
+        self.endpoint = endpoint
+        self.credentials = credentials
+    }
+}
+
+/// The environment variables the AWS sinks read their access key from unless `credentials:` names others.
+public enum AWSSinkCredentials {
+    public static let defaultNames = CloudCredentials.EnvironmentNames(
+        idEnv: "AWS_ACCESS_KEY_ID",
+        secretEnv: "AWS_SECRET_ACCESS_KEY",
+        tokenEnv: "AWS_SESSION_TOKEN"
+    )
 }
 
 public struct ManualSpec: Sendable, Equatable {

@@ -4,7 +4,9 @@ import Yams
 
 /// `deliver:` and `notify:`.
 extension PolicyLoader {
-    static let sinkKinds = ["file", "exec", "vault", "entra", "kubernetes", "okta", "manual"]
+    static let sinkKinds = [
+        "file", "exec", "vault", "entra", "kubernetes", "okta", "manual", "aws-secrets-manager", "aws-ssm-parameter",
+    ]
 
     static func readDeliver(_ node: Node, reader: inout PolicyReader) -> [DeliverySpec] {
         guard case .sequence(let items) = node else {
@@ -36,6 +38,8 @@ extension PolicyLoader {
             case "entra": spec = readEntra(body, at, &reader)
             case "kubernetes": spec = readKubernetes(body, at, &reader)
             case "okta": spec = readOkta(body, at, &reader)
+            case "aws-secrets-manager": spec = readAWSSecretsManager(body, at, &reader)
+            case "aws-ssm-parameter": spec = readAWSSSMParameter(body, at, &reader)
             default: spec = readManual(body, at, &reader)
             }
             if let spec { specs.append(spec) }
@@ -246,6 +250,152 @@ extension PolicyLoader {
         let scim = reader.url(fields["scimUrl"], "\(path).scimUrl")
         guard let org, let app, let tokenEnv else { return nil }
         return .okta(OktaSpec(orgURL: org, appId: app, apiTokenEnv: tokenEnv, scimURL: scim))
+    }
+
+    static func readAWSSecretsManager(_ body: Node, _ path: String, _ reader: inout PolicyReader) -> DeliverySpec? {
+        guard
+            let fields = reader.mapping(
+                body,
+                path: path,
+                allowed: ["secretId", "region", "key", "endpoint", "credentials"]
+            )
+        else { return nil }
+        let secretId = required(
+            fields,
+            "secretId",
+            path,
+            body,
+            "the name or ARN of an existing secret, e.g. scim/tencent-prod (aws secretsmanager create-secret)",
+            &reader
+        )
+        let region = awsRegion(fields, path, body, &reader)
+        let key = reader.string(fields["key"], "\(path).key")
+        if let key, ["credentialId", "expiresAt"].contains(key) {
+            reader.issue(
+                fields["key"],
+                "\(path).key",
+                "`\(key)` is a metadata field of the stored JSON object; name the key's field otherwise, e.g. token"
+            )
+        }
+        if let secretId, secretId.count > 2048 {
+            reader.issue(fields["secretId"], "\(path).secretId", "longer than 2048 characters; use the name or ARN")
+        }
+        // arn:<partition>:secretsmanager:<region>:<account>:secret:<name>: the call goes to `region`.
+        if let secretId, let region, secretId.hasPrefix("arn:") {
+            let parts = secretId.split(separator: ":", maxSplits: 6, omittingEmptySubsequences: false)
+            if parts.count == 7, parts[2] == "secretsmanager", parts[3] != region {
+                reader.issue(
+                    fields["region"],
+                    "\(path).region",
+                    "`\(region)` differs from the region in secretId's ARN (\(parts[3])); the secret is only found there"
+                )
+            }
+        }
+        let endpoint = reader.url(fields["endpoint"], "\(path).endpoint")
+        let credentials = awsCredentials(fields["credentials"], path, &reader)
+        guard let secretId, let region else { return nil }
+        return .awsSecretsManager(
+            AWSSecretsManagerSpec(
+                secretId: secretId,
+                region: region,
+                key: key,
+                endpoint: endpoint,
+                credentials: credentials
+            )
+        )
+    }
+
+    static func readAWSSSMParameter(_ body: Node, _ path: String, _ reader: inout PolicyReader) -> DeliverySpec? {
+        guard
+            let fields = reader.mapping(
+                body,
+                path: path,
+                allowed: ["name", "region", "kmsKeyId", "endpoint", "credentials"]
+            )
+        else { return nil }
+        let name = required(
+            fields,
+            "name",
+            path,
+            body,
+            "the parameter's name, e.g. /scim-rotator/tencent-prod/token (created when missing)",
+            &reader
+        )
+        if let name, name.range(of: "^[A-Za-z0-9_.\\-/]{1,2048}$", options: .regularExpression) == nil {
+            reader.issue(
+                fields["name"],
+                "\(path).name",
+                "`\(name)` is not a parameter name (letters, digits, _ . - and /, e.g. /scim-rotator/prod/token)"
+            )
+        } else if let name, name.contains("/"), !name.hasPrefix("/") {
+            reader.issue(
+                fields["name"],
+                "\(path).name",
+                "a hierarchical parameter name starts with /, e.g. /\(name)"
+            )
+        }
+        let region = awsRegion(fields, path, body, &reader)
+        let kmsKeyId = reader.string(fields["kmsKeyId"], "\(path).kmsKeyId")
+        let endpoint = reader.url(fields["endpoint"], "\(path).endpoint")
+        let credentials = awsCredentials(fields["credentials"], path, &reader)
+        guard let name, let region else { return nil }
+        return .awsSSMParameter(
+            AWSSSMParameterSpec(
+                name: name,
+                region: region,
+                kmsKeyId: kmsKeyId,
+                endpoint: endpoint,
+                credentials: credentials
+            )
+        )
+    }
+
+    /// The AWS region (required: a sink's region is never guessed).
+    static func awsRegion(
+        _ fields: [String: Node],
+        _ path: String,
+        _ body: Node,
+        _ reader: inout PolicyReader
+    ) -> String? {
+        guard let region = required(fields, "region", path, body, "the AWS region, e.g. us-east-1", &reader) else {
+            return nil
+        }
+        guard CloudRegion.isValid(region) else {
+            reader.issue(fields["region"], "\(path).region", "`\(region)` is not an AWS region id, e.g. us-east-1")
+            return nil
+        }
+        return region
+    }
+
+    /// `credentials: {idEnv, secretEnv, tokenEnv}`: the variables holding the AWS access key; by default
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN (when set).
+    static func awsCredentials(
+        _ node: Node?,
+        _ path: String,
+        _ reader: inout PolicyReader
+    ) -> CloudCredentials.EnvironmentNames {
+        let defaults = AWSSinkCredentials.defaultNames
+        guard let node,
+            let entries = reader.mapping(
+                node,
+                path: "\(path).credentials",
+                allowed: ["idEnv", "secretEnv", "tokenEnv"]
+            )
+        else { return defaults }
+        if entries["idEnv"] == nil || entries["secretEnv"] == nil {
+            reader.issue(
+                node,
+                "\(path).credentials",
+                "name both `idEnv` and `secretEnv` (the variables holding the AWS access key id and secret)"
+            )
+        }
+        return CloudCredentials.EnvironmentNames(
+            idEnv: reader.environmentName(entries["idEnv"], "\(path).credentials.idEnv") ?? defaults.idEnv,
+            secretEnv: reader.environmentName(entries["secretEnv"], "\(path).credentials.secretEnv")
+                ?? defaults.secretEnv,
+            tokenEnv: entries["tokenEnv"] == nil
+                ? nil : reader.environmentName(entries["tokenEnv"], "\(path).credentials.tokenEnv")
+        )
     }
 
     static func readManual(_ body: Node, _ path: String, _ reader: inout PolicyReader) -> DeliverySpec? {

@@ -112,6 +112,10 @@ extension PolicyLoader {
         case .kubernetes(let kubernetes):
             let cluster = kubernetes.server?.absoluteString ?? kubernetes.kubeconfig.map(path) ?? "in-cluster"
             return "kubernetes:\(cluster)/\(kubernetes.namespace)/\(kubernetes.name)/\(kubernetes.key)"
+        case .awsSecretsManager(let aws):
+            return "aws-secrets-manager:\(aws.endpoint?.absoluteString ?? aws.region)/\(aws.secretId)"
+        case .awsSSMParameter(let aws):
+            return "aws-ssm-parameter:\(aws.endpoint?.absoluteString ?? aws.region)/\(aws.name)"
         case .exec, .entra, .okta: return nil
         }
     }

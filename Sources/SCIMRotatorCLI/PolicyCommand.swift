@@ -23,9 +23,10 @@ extension SCIMRotator {
                     localhost), and across files: unique names, one policy per zone.
 
                     It warns (exit status still 0) when maxAge exceeds the key lifetime, when gracePeriod is not \
-                    shorter than the rotation interval, when two policies deliver to the same file, Vault path or \
-                    Kubernetes key (easy to inherit from _defaults.yaml), when an Alibaba policy names no region \
-                    (cn-shanghai is assumed), and when the environment variables a policy names are not set here.
+                    shorter than the rotation interval, when two policies deliver to the same file, Vault path, \
+                    Kubernetes key, AWS secret or SSM parameter (easy to inherit from _defaults.yaml), when an \
+                    Alibaba policy names no region (cn-shanghai is assumed), and when the environment variables a \
+                    policy names are not set here.
 
                     Exit status 1 when any file is invalid.
                     """

@@ -147,6 +147,32 @@ public struct Wiring: Sendable {
                 )
             case .manual(let manual):
                 return ManualSink(file: manual.file, mode: manual.mode, instructions: manual.instructions)
+            case .awsSecretsManager(let aws):
+                return AWSSecretsManagerSink(
+                    secretId: aws.secretId,
+                    region: aws.region,
+                    key: aws.key,
+                    endpoint: aws.endpoint,
+                    credentials: try AWSCredentials.fromEnvironment(
+                        aws.credentials,
+                        sink: "policy \(policy.name): \(spec.summary)",
+                        environment: environment
+                    ),
+                    transport: transport
+                )
+            case .awsSSMParameter(let aws):
+                return AWSSSMParameterSink(
+                    name: aws.name,
+                    region: aws.region,
+                    kmsKeyId: aws.kmsKeyId,
+                    endpoint: aws.endpoint,
+                    credentials: try AWSCredentials.fromEnvironment(
+                        aws.credentials,
+                        sink: "policy \(policy.name): \(spec.summary)",
+                        environment: environment
+                    ),
+                    transport: transport
+                )
             }
         }
     }

@@ -10,4 +10,8 @@ public enum SinkLabel {
     }
     public static func okta(appId: String) -> String { "okta app \(appId)" }
     public static func manual(_ file: String) -> String { "manual \(file)" }
+    public static func awsSecretsManager(secretId: String, region: String) -> String {
+        "aws-secrets-manager \(region) \(secretId)"
+    }
+    public static func awsSSMParameter(name: String, region: String) -> String { "aws-ssm-parameter \(region) \(name)" }
 }
