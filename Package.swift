@@ -257,7 +257,8 @@ let package = Package(
         .testTarget(
             name: "SCIMRotatorCLITests",
             dependencies: [
-                "scim-rotator", "RotationHistory", "PostgresHistory", "SCIMRotatorCore",
+                "scim-rotator", "RotationHistory", "PostgresHistory", "SCIMRotatorCore", "AWSSigV4", "Delivery",
+                "Transport",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],

@@ -1,5 +1,9 @@
+import AWSSigV4
+import Delivery
 import Foundation
+import SCIMRotatorCore
 import Testing
+import Transport
 
 /// An issuer without a key API, from the command line: AWS IAM Identity Center on the emulator, whose admin API plays
 /// the console (a person generating and deleting tokens).
@@ -7,13 +11,48 @@ import Testing
 struct AssistedCLITests {
     static let tenant = "demo0000aws-tenant-0001"
 
+    /// moto's server mode, started by `scripts/test.sh`: the new token also goes to Secrets Manager and SSM there.
+    static var moto: URL? {
+        ProcessInfo.processInfo.environment["SCIM_ROTATOR_TEST_MOTO_URL"].flatMap { URL(string: $0) }
+    }
+    static let motoCredentials = CloudCredentials(accessKeyId: "AKIAIOSFODNN7EXAMPLE", secret: Secret("moto-any-key"))
+
+    @Test("moto is configured for this run (scripts/test.sh starts it; CI must not skip the AWS sinks)")
+    func motoConfigured() {
+        if ProcessInfo.processInfo.environment["CI"] == "true" {
+            #expect(Self.moto != nil, "SCIM_ROTATOR_TEST_MOTO_URL is not set under CI")
+        }
+    }
+
     @Test(
-        "track → waiting with the instruction → rotate --token-stdin → delivered → old token deletion asked → confirm --old-deleted"
+        "track → waiting with the instruction → rotate --token-stdin → delivered to a file, Secrets Manager and SSM → old token deletion asked → confirm --old-deleted"
     )
-    func assistedFlow() throws {
+    func assistedFlow() async throws {
         let emulator = try EmulatorChild()
         let work = try Workspace(emulator: emulator)
         let file = work.path + "/out/aws.token"
+        let suffix = UUID().uuidString.prefix(8).lowercased()
+        let secretId = "scim/cli-\(suffix)"
+        let parameter = "/scim-cli-\(suffix)/token"
+        var awsSinks = ""
+        if let moto = Self.moto {
+            let created = try await AsyncHTTPClientTransport.shared.send(
+                AWSSigV4.jsonRequest(
+                    endpoint: moto,
+                    target: "secretsmanager.CreateSecret",
+                    body: try JSONSerialization.data(withJSONObject: ["Name": secretId, "SecretString": "placeholder"]),
+                    region: "us-east-1",
+                    service: "secretsmanager",
+                    credentials: Self.motoCredentials,
+                    date: Date()
+                )
+            )
+            try #require(created.status == 200)
+            awsSinks = """
+                  - aws-secrets-manager: {secretId: \(secretId), region: us-east-1, key: token, endpoint: \(moto)}
+                  - aws-ssm-parameter: {name: \(parameter), region: us-east-1, endpoint: \(moto)}
+                """
+        }
         try FileManager.default.removeItem(atPath: work.policies + "/test.yaml")
         try """
         provider: aws-identity-center
@@ -23,8 +62,12 @@ struct AssistedCLITests {
         verify: {scim: {url: \(emulator.url)/\(Self.tenant)/scim/v2}}
         deliver:
           - file: {path: \(file)}
+        \(awsSinks)
         """.write(toFile: work.policies + "/aws.yaml", atomically: true, encoding: .utf8)
-        let env = emulator.environment
+        let env = emulator.environment.merging([
+            "AWS_ACCESS_KEY_ID": Self.motoCredentials.accessKeyId,
+            "AWS_SECRET_ACCESS_KEY": Self.motoCredentials.secret.reveal(),
+        ]) { _, new in new }
 
         let check = try CLI.run(["policy", "check"] + work.common, environment: env)
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
@@ -56,6 +99,34 @@ struct AssistedCLITests {
         #expect(rotate.status == 0, "\(rotate.stdout)\(rotate.stderr)")
         let delivered = try String(contentsOfFile: file, encoding: .utf8).contains(secret)
         #expect(delivered, "the file sink holds the new token")
+        if let moto = Self.moto {
+            let context = DeliveryContext(
+                policy: "aws",
+                provider: .awsIdentityCenter,
+                zone: Self.tenant,
+                keyId: "-",
+                createdAt: Date(),
+                expiresAt: Date(),
+                scimURL: moto
+            )
+            let inSecretsManager = try await AWSSecretsManagerSink(
+                secretId: secretId,
+                region: "us-east-1",
+                key: "token",
+                endpoint: moto,
+                credentials: Self.motoCredentials,
+                transport: AsyncHTTPClientTransport.shared
+            ).read(context: context)
+            #expect(inSecretsManager?.reveal() == secret, "Secrets Manager holds the new token (AWSCURRENT)")
+            let inParameterStore = try await AWSSSMParameterSink(
+                name: parameter,
+                region: "us-east-1",
+                endpoint: moto,
+                credentials: Self.motoCredentials,
+                transport: AsyncHTTPClientTransport.shared
+            ).read(context: context)
+            #expect(inParameterStore?.reveal() == secret, "the SSM parameter holds the new token")
+        }
         let printed = rotate.stdout.contains(secret) || rotate.stderr.contains(secret)
         #expect(!printed, "the secret is never printed")
 
