@@ -70,11 +70,16 @@ extension PolicyRunner {
         }
     }
 
-    /// Deletes keys this tool disabled (deleteAfter is over, or an emergency with --delete-old).
-    func delete(_ keyIds: [String], reason: String, actor: Actor, rotationId: String?) async throws {
+    /// Deletes keys this tool disabled (deleteAfter is over, or an emergency with --delete-old). Returns the keys it
+    /// deleted: a cloud that refuses to delete a zone's last key keeps it, and an issuer without a key API keeps
+    /// them all until a person deletes them (they are asked to).
+    @discardableResult
+    func delete(_ keyIds: [String], reason: String, actor: Actor, rotationId: String?) async throws -> Set<String> {
         guard traits.canDelete else {
-            return try await askDeletion(keyIds, reason: reason, actor: actor, rotationId: rotationId)
+            try await askDeletion(keyIds, reason: reason, actor: actor, rotationId: rotationId)
+            return []
         }
+        var deleted: Set<String> = []
         for keyId in keyIds {
             var record = try await announce(keyId, intent: .delete, rotationId: nil)
             let existed: Bool
@@ -89,6 +94,7 @@ extension PolicyRunner {
                 continue
             }
             try await failPoints.hit("after:delete")
+            deleted.insert(keyId)
             let role = record.role
             record.intent = nil
             record.role = .deleted
@@ -107,6 +113,7 @@ extension PolicyRunner {
                 ]
             )
         }
+        return deleted
     }
 
     /// Makes room at the key limit: disable if enabled (where the cloud can), then delete, journaled as `key.retired` with why the key

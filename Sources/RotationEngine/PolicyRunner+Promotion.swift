@@ -60,14 +60,14 @@ extension PolicyRunner {
         if run.rotation.trigger == .emergency, !canDisable {
             // No disabled state: the presumed-leaked keys are deleted at once (the new key stays, so never the last).
             let others = run.zone.filter { $0.id != run.rotation.newKeyId }
-            try await delete(
+            let deleted = try await delete(
                 others.map(\.id),
                 reason: "emergency: the previous key is presumed leaked; no grace period, and "
                     + "\(provider.kind.traits.serviceName) cannot disable a key, so it is deleted",
                 actor: .emergency,
                 rotationId: run.rotation.id
             )
-            if traits.canDelete { run.zone.removeAll { $0.id != run.rotation.newKeyId } }
+            run.zone.removeAll { deleted.contains($0.id) }
         } else if run.rotation.trigger == .emergency {
             let others = run.zone.filter { $0.id != run.rotation.newKeyId }
             try await disable(
@@ -80,13 +80,13 @@ extension PolicyRunner {
                 run.zone[index].status = .disabled
             }
             if run.rotation.deleteOld {
-                try await delete(
+                let deleted = try await delete(
                     others.map(\.id),
                     reason: "emergency --delete-old",
                     actor: .emergency,
                     rotationId: run.rotation.id
                 )
-                run.zone.removeAll { $0.id != run.rotation.newKeyId }
+                run.zone.removeAll { deleted.contains($0.id) }
             }
         }
         let now = clock.now()

@@ -165,9 +165,9 @@ public struct PolicyRunner: Sendable {
                         return key
                     }
                 case .delete(let keyIds):
-                    try await delete(keyIds, reason: plan.reason, actor: .scheduler, rotationId: nil)
-                    // Where a person deletes (no key API), the keys stay listed until they say so.
-                    pass.known = traits.canDelete ? observed.filter { !keyIds.contains($0.id) } : nil
+                    let deleted = try await delete(keyIds, reason: plan.reason, actor: .scheduler, rotationId: nil)
+                    // A key the cloud kept (the zone's last) or a person is to delete (no key API) stays listed.
+                    pass.known = observed.filter { !deleted.contains($0.id) }
                 case .abandon(let keyIds):
                     var gone: Set<String> = []
                     for keyId in keyIds where try await abandon(keyId, rotation: nil, reason: plan.reason) {
