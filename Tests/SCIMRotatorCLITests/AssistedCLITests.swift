@@ -72,12 +72,18 @@ struct AssistedCLITests {
         let check = try CLI.run(["policy", "check"] + work.common, environment: env)
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
 
-        // The token in use today expires in 20 days: within rotateBefore, so a rotation is due at once.
-        let track = try CLI.run(["track", "aws", "--expires", "+20d"] + work.common, environment: env)
+        // The token in use today expires in 10 days: within rotateBefore (a rotation is due at once) and within
+        // warnBefore (key.expiring; status exits 1 until a new token is handed over).
+        let track = try CLI.run(["track", "aws", "--expires", "+10d"] + work.common, environment: env)
         #expect(track.status == 0, "\(track.stdout)\(track.stderr)")
         #expect(track.stdout.contains("--token-stdin"), "the instruction: \(track.stdout)")
         let waiting = try CLI.run(["history", "--event", "rotation.waiting", "--format", "json"] + work.common)
         #expect(waiting.stdout.contains("newToken"))
+        let expiring = try CLI.run(["history", "--event", "key.expiring", "--format", "json"] + work.common)
+        #expect(expiring.stdout.contains("tracked-"))
+        let before = try CLI.run(["status", "aws"] + work.common, environment: env)
+        #expect(before.status == 1, "\(before.stdout)")
+        #expect(before.stdout.contains("no replacement"))
 
         // Without a token the rotate command cannot create one: it says what to do.
         let bare = try CLI.run(["rotate", "aws"] + work.common, environment: env)
