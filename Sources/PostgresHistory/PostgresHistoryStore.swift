@@ -137,10 +137,13 @@ public final class PostgresHistoryStore: HistoryStore {
     }
 
     /// Writes the step and its events (chained after the newest record) in one transaction; returns once it is
-    /// committed on the server's disk.
+    /// committed on the server's disk. Under a ``LeaseFence`` (a replica's work on a policy) the same transaction
+    /// first checks the lease, and writes nothing but throws ``LeaseLost`` when it is no longer held.
     @discardableResult
     public func record(_ write: JournalWrite, at now: Date) async throws -> [HistoryEvent] {
-        try await transaction { connection in
+        let fence = LeaseFence.current
+        return try await transaction { connection in
+            if let fence { try await self.checkFence(fence, on: connection) }
             try await PostgresRows.save(write, on: connection, logger: self.logger)
             guard !write.events.isEmpty else { return [] }
             let last = try await self.lockChain(on: connection)

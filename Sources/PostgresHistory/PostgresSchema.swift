@@ -11,7 +11,8 @@ import RotationHistory
 /// asks) and hash-chained by ``HashChain``; `prev_hash` is UNIQUE, so two appenders that raced past the chain lock
 /// could not both link to one record. The journal's records (rotations, keys, sinks, policy state) are stored as
 /// JSON beside the columns their queries use. The role the daemon connects as needs SELECT and INSERT on every
-/// table and UPDATE on the journal's (never on `events`); see README "PostgreSQL".
+/// table, UPDATE on the journal's and on `leases` and `replicas`, and DELETE on `replicas` (never UPDATE or DELETE
+/// on `events`); see deploy/README.md.
 enum PostgresSchema {
     struct Migration: Sendable {
         var version: Int
@@ -75,7 +76,22 @@ enum PostgresSchema {
                 """,
                 "CREATE TABLE policy_state (policy TEXT PRIMARY KEY, record JSONB NOT NULL)",
             ]
-        )
+        ),
+        Migration(
+            version: 2,
+            name: "v2: leases of replicas",
+            statements: [
+                // One lease per policy; expires_at is on the database's clock; epoch grows on every takeover.
+                """
+                CREATE TABLE leases (
+                    policy TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NOT NULL CHECK (epoch > 0),
+                    expires_at TIMESTAMPTZ NOT NULL, acquired_at TIMESTAMPTZ NOT NULL,
+                    released BOOLEAN NOT NULL DEFAULT false)
+                """,
+                // The replicas alive now (a heartbeat each): what policies are shared out among.
+                "CREATE TABLE replicas (replica TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL)",
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.last?.version ?? 0 }
