@@ -32,7 +32,7 @@ extension PostgresHistoryStore: LeaseStore {
                 ).collect()
                 return try inserted.first.map { row in
                     let (epoch, expires) = try row.decode((Int64, Date).self)
-                    return Lease(policy: policy, holder: holder, epoch: epoch, expiresAt: expires)
+                    return Lease(policy: policy, holder: holder, epoch: epoch, expiresAt: expires, newEpoch: true)
                 }
             }
             let (previous, epoch, live, released) = try row.decode((String, Int64, Bool, Bool).self)
@@ -56,8 +56,9 @@ extension PostgresHistoryStore: LeaseStore {
                 holder: holder,
                 epoch: next,
                 expiresAt: expires,
-                previousHolder: held ? nil : previous,
-                previousReleased: released
+                previousHolder: previous,
+                previousReleased: released,
+                newEpoch: !held
             )
         }
     }
@@ -80,7 +81,7 @@ extension PostgresHistoryStore: LeaseStore {
         }
         var renewed = lease
         renewed.expiresAt = expires
-        renewed.previousHolder = nil
+        renewed.newEpoch = false
         return renewed
     }
 

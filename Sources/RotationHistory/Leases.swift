@@ -9,10 +9,13 @@ public struct Lease: Sendable, Equatable {
     public var epoch: Int64
     /// On the database's clock.
     public var expiresAt: Date
-    /// Who held it before, when this acquisition took it over from another holder (or an earlier epoch of the same).
+    /// Who held it before this acquisition (nil: nobody ever did); the holder itself when it extended its lease.
     public var previousHolder: String?
     /// Whether the previous holder released it (a clean hand-over) rather than let it expire (it lost it).
     public var previousReleased: Bool
+    /// Whether this acquisition started a new epoch (a takeover, a first lease, or one after a release), rather than
+    /// extend the holder's live lease.
+    public var newEpoch: Bool
 
     public init(
         policy: String,
@@ -20,7 +23,8 @@ public struct Lease: Sendable, Equatable {
         epoch: Int64,
         expiresAt: Date,
         previousHolder: String? = nil,
-        previousReleased: Bool = true
+        previousReleased: Bool = true,
+        newEpoch: Bool = false
     ) {
         self.policy = policy
         self.holder = holder
@@ -28,6 +32,7 @@ public struct Lease: Sendable, Equatable {
         self.expiresAt = expiresAt
         self.previousHolder = previousHolder
         self.previousReleased = previousReleased
+        self.newEpoch = newEpoch
     }
 
     /// The fencing token a journal write carries.

@@ -38,19 +38,19 @@ struct PostgresLeaseTests {
         let store = try await PostgresHistoryStore.open(try await Backend.freshDatabase())
         let before = try await store.databaseNow()
         let first = try #require(try await store.acquireLease(policy: "p", holder: "a", ttl: 1.5))
-        #expect(first.epoch == 1 && first.holder == "a" && first.previousHolder == nil)
+        #expect(first.epoch == 1 && first.holder == "a" && first.previousHolder == nil && first.newEpoch)
         // The expiry is the server's clock plus the TTL.
         #expect(abs(first.expiresAt.timeIntervalSince(before) - 1.5) < 1)
         #expect(try await store.acquireLease(policy: "p", holder: "b", ttl: 1.5) == nil)
         // The holder itself extends its live lease without a new epoch.
         let again = try #require(try await store.acquireLease(policy: "p", holder: "a", ttl: 1.5))
-        #expect(again.epoch == 1)
+        #expect(again.epoch == 1 && !again.newEpoch && again.previousHolder == "a")
         // Other policies are independent.
         #expect(try await store.acquireLease(policy: "q", holder: "b", ttl: 1.5)?.epoch == 1)
         try await Task.sleep(for: .milliseconds(1_800))
         let taken = try #require(try await store.acquireLease(policy: "p", holder: "b", ttl: 30))
         #expect(taken.epoch == 2 && taken.holder == "b")
-        #expect(taken.previousHolder == "a" && !taken.previousReleased)
+        #expect(taken.previousHolder == "a" && !taken.previousReleased && taken.newEpoch)
         let renewal = await #expect(throws: LeaseLost.self) { try await store.renewLease(again, ttl: 30) }
         #expect(renewal?.description.contains("policy p") == true)
         #expect(try await store.leases().map(\.holder) == ["b", "b"])
