@@ -111,32 +111,51 @@ enum PostgresSchema {
     /// Applies the missing migrations; the first one also stores a new random fingerprint key.
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
         for migration in migrations {
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query(
-                    "SELECT pg_advisory_xact_lock(\(lockClass), hashtext('migrate'))",
-                    logger: logger
-                )
-                guard try await version(on: connection, logger: logger) < migration.version else { return }
-                try await connection.query(PostgresQuery(unsafeSQL: versionTable), logger: logger)
-                for statement in migration.statements {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            // Replicas starting together: the one that waited for the lock may have looked the tables up before
+            // the other created them (a stale catalog cache in its transaction) and fail on a duplicate; a new
+            // transaction sees them.
+            for attempt in 1...3 {
+                do {
+                    try await apply(migration, client, logger: logger)
+                    break
+                } catch let error as PostgresTransactionError where attempt < 3 && isDuplicate(error) {
+                    continue
                 }
-                if migration.version == 1 {
-                    var random = SystemRandomNumberGenerator()
-                    let key = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
-                    try await connection.query(
-                        """
-                        INSERT INTO meta (key, value) VALUES ('fingerprintKey', \(key.base64EncodedString())),
-                            ('createdBy', 'scim-rotator')
-                        """,
-                        logger: logger
-                    )
-                }
+            }
+        }
+    }
+
+    static func isDuplicate(_ error: PostgresTransactionError) -> Bool {
+        let state = (error.closureError as? PSQLError)?.serverInfo?[.sqlState]
+        return state == "42P07" || state == "42710" || state == "23505"
+    }
+
+    static func apply(_ migration: Migration, _ client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(\(lockClass), hashtext('migrate'))",
+                logger: logger
+            )
+            guard try await version(on: connection, logger: logger) < migration.version else { return }
+            try await connection.query(PostgresQuery(unsafeSQL: versionTable), logger: logger)
+            for statement in migration.statements {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+            if migration.version == 1 {
+                var random = SystemRandomNumberGenerator()
+                let key = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
                 try await connection.query(
-                    "INSERT INTO schema_version (version, name) VALUES (\(migration.version), \(migration.name))",
+                    """
+                    INSERT INTO meta (key, value) VALUES ('fingerprintKey', \(key.base64EncodedString())),
+                        ('createdBy', 'scim-rotator')
+                    """,
                     logger: logger
                 )
             }
+            try await connection.query(
+                "INSERT INTO schema_version (version, name) VALUES (\(migration.version), \(migration.name))",
+                logger: logger
+            )
         }
     }
 }

@@ -250,7 +250,12 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
             )
         }
         config.options.connectTimeout = .seconds(Int64(connectTimeout.flatMap { $0 > 0 ? $0 : nil } ?? 10))
-        var parameters = [("application_name", applicationName ?? "scim-rotator"), ("synchronous_commit", "on")]
+        // A session frozen inside a transaction (a stopped or cut-off replica) would keep its row and chain locks:
+        // the server ends it after a few seconds, so a lease can be taken over and the chain appended to.
+        var parameters = [
+            ("application_name", applicationName ?? "scim-rotator"), ("synchronous_commit", "on"),
+            ("idle_in_transaction_session_timeout", "3s"),
+        ]
         if readOnly { parameters.append(("default_transaction_read_only", "on")) }
         config.options.additionalStartupParameters = parameters
         config.options.minimumConnections = 0

@@ -1,3 +1,4 @@
+import Delivery
 import Foundation
 import RotationHistory
 import SCIMRotatorCore
@@ -14,7 +15,17 @@ public final class LeaseGuard: Sendable {
     public let margin: Double
     private let state: Mutex<(lease: Lease, renewedAt: ContinuousClock.Instant, lost: Bool)>
 
-    public init(lease: Lease, ttl: Double, sentAt: ContinuousClock.Instant, requestTimeout: Double = 15) {
+    /// Renews the lease now (the store's renewal, then ``renewed(_:sentAt:)``); throws ``LeaseLost`` when it is gone.
+    let renewNow: @Sendable (LeaseGuard) async throws -> Void
+
+    public init(
+        lease: Lease,
+        ttl: Double,
+        sentAt: ContinuousClock.Instant,
+        requestTimeout: Double = 15,
+        renewNow: @escaping @Sendable (LeaseGuard) async throws -> Void = { _ in }
+    ) {
+        self.renewNow = renewNow
         self.ttl = ttl
         self.margin = min(2, ttl / 10)
         self.requestTimeout = min(requestTimeout, ttl / 3)
@@ -58,6 +69,25 @@ public final class LeaseGuard: Sendable {
         }
     }
 
+    /// Makes sure the lease has time enough left for a request started now: renews it at once when the periodic
+    /// renewal is late (a slow database, a busy machine); throws ``LeaseLost`` when it is gone.
+    public func ensure(before action: String) async throws {
+        if (try? check(before: action)) != nil { return }
+        guard !isLost, remaining > 0 else {
+            try check(before: action)
+            return
+        }
+        do {
+            try await renewNow(self)
+        } catch let lost as LeaseLost {
+            markLost()
+            throw lost
+        } catch {
+            try check(before: action)
+        }
+        try check(before: action)
+    }
+
     /// Runs a cloud call under the lease: checked first, its deadline the lease's end minus the margin; a reply that
     /// arrives after the lease ended is reported to `unfenced` (the call may have changed the zone).
     func call<T: Sendable>(
@@ -66,7 +96,7 @@ public final class LeaseGuard: Sendable {
         unfenced: @Sendable (String) async -> Void,
         _ body: () async throws -> T
     ) async throws -> T {
-        try check(before: action)
+        try await ensure(before: action)
         let deadline = end.advanced(by: .seconds(-margin))
         let result = try await RequestDeadline.$current.withValue(deadline) { try await body() }
         if changes, remaining <= 0 {
@@ -121,6 +151,49 @@ struct FencedProvider: SCIMKeyProvider {
     func setSyncStatus(_ status: SyncStatus) async throws {
         try await guardian.call("SetSyncStatus \(status)", changes: true, unfenced: unfenced) {
             try await base.setSyncStatus(status)
+        }
+    }
+}
+
+/// A policy's delivery destination under a replica's lease: a write is made only with more lease left than the
+/// margin a sink needs, so a replica thawed after losing its lease cannot overwrite what the next holder delivered.
+struct FencedSink: DeliverySink {
+    let base: any DeliverySink
+    let guardian: LeaseGuard
+
+    var summary: String { base.summary }
+    var identity: String { base.identity }
+
+    @discardableResult func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt {
+        try await guardian.ensure(before: "delivering to \(base.summary)")
+        return try await base.deliver(secret, context: context)
+    }
+}
+
+/// ``FencedSink`` for a destination that can be read back (reads are not fenced: they change nothing).
+struct FencedReadableSink: ReadableSink {
+    let base: any ReadableSink
+    let guardian: LeaseGuard
+
+    var summary: String { base.summary }
+    var identity: String { base.identity }
+
+    @discardableResult func deliver(_ secret: Secret, context: DeliveryContext) async throws -> DeliveryReceipt {
+        try await guardian.ensure(before: "delivering to \(base.summary)")
+        return try await base.deliver(secret, context: context)
+    }
+
+    func read(context: DeliveryContext) async throws -> Secret? { try await base.read(context: context) }
+}
+
+extension LeaseGuard {
+    /// The policy's sinks under this lease.
+    public func fenced(_ sinks: [any DeliverySink]) -> [any DeliverySink] {
+        sinks.map { sink -> any DeliverySink in
+            // A person's hand-over file stays itself: confirmation finds it by its type.
+            if sink is ManualSink { return sink }
+            if let readable = sink as? any ReadableSink { return FencedReadableSink(base: readable, guardian: self) }
+            return FencedSink(base: sink, guardian: self)
         }
     }
 }

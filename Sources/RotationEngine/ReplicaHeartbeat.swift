@@ -30,9 +30,10 @@ public struct ReplicaHeartbeat: Service {
     @discardableResult
     public func beat() async -> Double {
         let ttl = leases.ttl
+        let sent = ContinuousClock.now
         do {
             let live = try await leases.store.heartbeat(replica: leases.replica, ttl: ttl)
-            leases.update(live.map(\.id))
+            leases.update(live.map(\.id), at: sent)
             guard let mine = live.first(where: { $0.id == leases.replica }) else { return ttl / 3 }
             // The database's "now" is our own expiry minus the TTL: time left for each other replica.
             let now = mine.expiresAt.addingTimeInterval(-ttl)

@@ -25,6 +25,7 @@ public final class ReplicaLeases: Sendable {
     let clock: any RotatorClock
     let logger: Logger
     private let members: Mutex<[String]>
+    private let lastBeat = Mutex<ContinuousClock.Instant?>(nil)
     private let wakeUp: AsyncStream<Void>.Continuation
     /// Yields when this replica's share may have changed (a replica came or went): look at every policy again.
     public let changes: AsyncStream<Void>
@@ -81,14 +82,20 @@ public final class ReplicaLeases: Sendable {
         return hash ^ (hash >> 31)
     }
 
-    /// Records the live replicas; wakes the scheduler when they changed.
-    func update(_ live: [String]) {
+    /// Records the live replicas; wakes the scheduler when they changed, or when this replica was silent for longer
+    /// than a TTL (frozen, cut off: the others may have worked on its policies meanwhile).
+    func update(_ live: [String], at instant: ContinuousClock.Instant) {
         let sorted = live.contains(replica) ? live.sorted() : (live + [replica]).sorted()
         let changed = members.withLock { members in
             defer { members = sorted }
             return members != sorted
         }
-        if changed {
+        let silent = lastBeat.withLock { last in
+            defer { last = instant }
+            return last.map { $0.duration(to: instant).seconds > ttl } ?? false
+        }
+        if silent { logger.warning("this replica was silent for longer than the lease TTL; looking at every policy") }
+        if changed || silent {
             logger.info("replicas changed", metadata: ["replicas": "\(sorted.joined(separator: ","))"])
             wakeUp.yield()
         }
@@ -155,7 +162,10 @@ public final class ReplicaLeases: Sendable {
         while true {
             let sent = ContinuousClock.now
             if let lease = try await store.acquireLease(policy: policy, holder: replica, ttl: ttl) {
-                return LeaseGuard(lease: lease, ttl: ttl, sentAt: sent)
+                return LeaseGuard(lease: lease, ttl: ttl, sentAt: sent) { [store, ttl] guardian in
+                    let sent = ContinuousClock.now
+                    guardian.renewed(try await store.renewLease(guardian.lease, ttl: ttl), sentAt: sent)
+                }
             }
             if start.duration(to: .now).seconds >= wait {
                 let current = try await store.leases().first { $0.policy == policy }

@@ -157,7 +157,7 @@ public struct Wiring: Sendable {
             policy: policy,
             provider: provider,
             store: store,
-            sinks: try sinks(for: policy),
+            sinks: try guardian.map { try $0.fenced(sinks(for: policy)) } ?? sinks(for: policy),
             verifier: SCIMVerifier(
                 transport: transport,
                 clock: clock,
