@@ -101,12 +101,9 @@ extension PostgresHistoryStore: LeaseStore {
     public func leases() async throws -> [Lease] {
         try await run {
             var result: [Lease] = []
+            // A released lease's expiry is the moment it was released.
             let rows = try await client.query(
-                """
-                SELECT policy, holder, epoch,
-                    CASE WHEN released THEN least(expires_at, acquired_at) ELSE expires_at END
-                FROM leases ORDER BY policy
-                """,
+                "SELECT policy, holder, epoch, expires_at FROM leases ORDER BY policy",
                 logger: logger
             )
             for try await row in rows {
@@ -152,6 +149,25 @@ extension PostgresHistoryStore: LeaseStore {
                 "UPDATE replicas SET expires_at = clock_timestamp() WHERE replica = \(replica)",
                 logger: logger
             )
+        }
+    }
+
+    /// The LISTEN/NOTIFY channel of changes.
+    static let changes = "scim_rotator_changes"
+
+    public func announceChange(policy: String) async throws {
+        _ = try await run {
+            try await client.query("SELECT pg_notify(\(Self.changes), \(policy))", logger: logger)
+        }
+    }
+
+    public func listenForChanges(_ onChange: @escaping @Sendable (String) -> Void) async throws {
+        try await run {
+            try await client.withConnection { connection in
+                try await connection.listen(on: Self.changes) { notifications in
+                    for try await notification in notifications { onChange(notification.payload) }
+                }
+            }
         }
     }
 

@@ -6,13 +6,16 @@ import ServiceLifecycle
 /// A daemon replica's heartbeat in the database (PostgreSQL replicas): announces it alive for one lease TTL, every
 /// third of it, and learns who else is; looks again just after another replica's heartbeat would expire, so that
 /// its policies move here within the TTL and a fraction of a second. On graceful shutdown it withdraws, and the
-/// others take its policies at once.
+/// others take its policies at once. Meanwhile it listens for the changes other processes announce (LISTEN/NOTIFY:
+/// a command's rotation, a takeover) and wakes the scheduler for each.
 public struct ReplicaHeartbeat: Service {
     public let leases: ReplicaLeases
 
     public init(_ leases: ReplicaLeases) { self.leases = leases }
 
     public func run() async {
+        let listener = Task { [leases] in await leases.listen() }
+        defer { listener.cancel() }
         while !Task.isCancelled, !Task.isShuttingDownGracefully {
             let next = await beat()
             try? await cancelWhenGracefulShutdown {

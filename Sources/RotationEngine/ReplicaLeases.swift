@@ -104,6 +104,24 @@ public final class ReplicaLeases: Sendable {
     /// Wakes whoever listens to ``changes`` (LISTEN/NOTIFY from another replica, a takeover).
     public func nudge() { wakeUp.yield() }
 
+    /// Listens for changes other processes announce (LISTEN/NOTIFY) and wakes the scheduler for each, until
+    /// cancelled; listens again a second after a lost connection.
+    public func listen() async {
+        while !Task.isCancelled {
+            do {
+                try await store.listenForChanges { [weak self] policy in
+                    self?.logger.debug("change announced", metadata: ["policy": "\(policy)"])
+                    self?.nudge()
+                }
+            } catch is CancellationError {
+                return
+            } catch {
+                logger.warning("not listening for changes; retrying", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
+    }
+
     /// Someone else works on the policy now; its lease ends at `until` (this machine's clock), if known.
     public struct Busy: Error, CustomStringConvertible {
         public var policy: String
@@ -142,6 +160,8 @@ public final class ReplicaLeases: Sendable {
                 defer { group.cancelAll() }
                 let value = try await body(guardian)
                 group.cancelAll()
+                // The renewal in flight ends first, so that it cannot take the released lease for a lost one.
+                try await group.waitForAll()
                 if !guardian.isLost {
                     do {
                         try await store.releaseLease(guardian.lease)
@@ -152,6 +172,8 @@ public final class ReplicaLeases: Sendable {
                         )
                     }
                 }
+                // A command's work wakes the daemons (they look at every policy at once, not at the next resync).
+                if wait > 0 { try? await store.announceChange(policy: policy.name) }
                 return value
             }
         }
@@ -236,6 +258,7 @@ public final class ReplicaLeases: Sendable {
         }
         events.append(event(.leaseAcquired, reason: "\(replica) holds the lease in epoch \(lease.epoch)"))
         try await history.record(JournalWrite(events: events), at: clock.now())
+        if lost { try? await store.announceChange(policy: policy.name) }
         logger.info(
             "lease acquired",
             metadata: ["policy": "\(policy.name)", "epoch": "\(lease.epoch)", "takeover": "\(lost)"]

@@ -115,4 +115,9 @@ public protocol LeaseStore: Sendable {
     func withdraw(replica: String) async throws
     /// The database's clock.
     func databaseNow() async throws -> Date
+    /// Tells every listening replica that something changed on `policy` (a command's rotation, a takeover).
+    func announceChange(policy: String) async throws
+    /// Calls `onChange` with the policy of every change announced (by any process) until cancelled; throws when the
+    /// database connection is lost (the caller listens again).
+    func listenForChanges(_ onChange: @escaping @Sendable (String) -> Void) async throws
 }

@@ -157,6 +157,26 @@ struct PostgresLeaseTests {
         #expect(try await store.heartbeat(replica: "b", ttl: 30).map(\.id) == ["b"])
     }
 
+    @Test("a change one process announces reaches another that listens (LISTEN/NOTIFY)")
+    func notifications() async throws {
+        let url = try await Backend.freshDatabase()
+        let listening = try await PostgresHistoryStore.open(url)
+        let announcing = try await PostgresHistoryStore.open(url)
+        let (heard, hear) = AsyncStream.makeStream(of: String.self)
+        let listener = Task { try await listening.listenForChanges { hear.yield($0) } }
+        defer { listener.cancel() }
+        // Announced until heard: the listener's LISTEN may not be in place yet.
+        let announcer = Task {
+            for _ in 0..<100 {
+                try await announcing.announceChange(policy: "p7")
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+        defer { announcer.cancel() }
+        var iterator = heard.makeAsyncIterator()
+        #expect(await iterator.next() == "p7")
+    }
+
     @Test("the daemon's role takes, renews and releases leases with the documented grants")
     func daemonGrants() async throws {
         let owner = try await PostgresHistoryStore.open(try #require(Backend.ownerURL))

@@ -74,14 +74,14 @@ struct ReplicaProcessTests {
         }
 
         /// Starts `daemon --replica-id NAME`, its log in DIRECTORY/NAME.log.
-        func start(_ name: String) throws {
+        func start(_ name: String, ttl: Double = ReplicaProcessTests.ttl) throws {
             let log = "\(directory)/\(name).log"
             _ = FileManager.default.createFile(atPath: log, contents: nil)
             let process = Process()
             process.executableURL = URL(fileURLWithPath: CLI.binary)
             process.arguments = [
                 "daemon", "--policies", directory + "/policies", "--db", database, "--replica-id", name,
-                "--lease-ttl", "\(Int(ReplicaProcessTests.ttl))s", "--log-format", "json",
+                "--lease-ttl", "\(Int(ttl))s", "--log-format", "json",
             ]
             process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
             process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -172,35 +172,42 @@ struct ReplicaProcessTests {
             holders[event.policy] = event.detail?.contains("\"holder\":\"A\"") == true ? "A" : "B"
         }
         #expect(Set(holders.values) == ["A", "B"], "\(holders)")
+        // status shows each policy's lease.
+        let status = try CLI.run(
+            ["status", "--policies", fleet.directory + "/policies", "--db", fleet.database],
+            environment: fleet.environment
+        )
+        #expect(status.stdout.components(separatedBy: "  lease: ").count == Self.policies.count + 1, "\(status.stdout)")
         #expect(try fleet.zoneKeyCounts().allSatisfy { $0 <= 2 })
         _ = events
     }
 
     @Test("a holder frozen mid-rotation longer than its lease: the other takes over, the thawed one is fenced")
     func freeze() async throws {
-        // Each cloud call takes 0.6 s: a rotation lasts several seconds.
-        let fleet = try await Fleet(latency: 600)
-        try fleet.start("A")
+        // Each cloud call takes 1.5 s: a rotation's List and Create last seconds, and the freeze lands between them.
+        let ttl = 6.0
+        let fleet = try await Fleet(latency: 1_500)
+        try fleet.start("A", ttl: ttl)
         _ = try await fleet.waitFor(60, "A's first rotation to start") { events in
-            events.contains { $0.kind == .keyCreated }
+            events.contains { $0.kind == .rotationStarted }
         }
         fleet.signal("A", SIGSTOP)
         let frozenAt = Date()
-        try fleet.start("B")
-        let takeover = try await fleet.waitFor(Self.ttl * 3 + 30, "B's takeover") { events in
+        try fleet.start("B", ttl: ttl)
+        let takeover = try await fleet.waitFor(ttl * 3 + 30, "B's takeover") { events in
             events.contains { $0.kind == .leaseLost }
         }
-        #expect(takeover.contains { $0.kind == .leaseLost })
         let failover = Date().timeIntervalSince(frozenAt)
+        #expect(takeover.contains { $0.kind == .leaseLost })
         // B needs its own start-up on a slow machine; the lease runs out TTL after A's last renewal.
-        #expect(failover < Self.ttl + 15, "took over \(failover) s after the freeze")
+        #expect(failover < ttl + 15, "took over \(failover) s after the freeze")
         // Frozen for longer than the lease, then thawed.
-        try await Task.sleep(for: .seconds(Self.ttl))
+        try await Task.sleep(for: .seconds(ttl))
         fleet.signal("A", SIGCONT)
-        let done = try await fleet.waitFor(120, "every policy's rotation") { events in
+        _ = try await fleet.waitFor(180, "every policy's rotation") { events in
             Self.policies.allSatisfy { Self.count(events, .rotationCompleted, $0) == 1 }
         }
-        try await Task.sleep(for: .seconds(Self.ttl))
+        try await Task.sleep(for: .seconds(ttl))
         let after = try await fleet.events()
         for policy in Self.policies {
             #expect(Self.count(after, .rotationStarted, policy) == 1, "\(policy) rotated more than once")
@@ -210,8 +217,7 @@ struct ReplicaProcessTests {
         #expect(fleet.log("A").contains("lost the lease"), "the thawed replica was not fenced")
         let store = try await PostgresHistoryStore.open(fleet.database, readOnly: true)
         #expect(try await store.verifyChain().firstBroken == nil)
-        _ = done
-        print("failover after a freeze: \(String(format: "%.2f", failover)) s (lease TTL \(Self.ttl) s)")
+        print("failover after a freeze: \(String(format: "%.2f", failover)) s (lease TTL \(ttl) s)")
     }
 
     @Test("kill -9 of a replica: the other takes its policies within the lease TTL and a second")
