@@ -127,7 +127,9 @@ extension SCIMRotator {
                 }
             }
             defer { withExtendedLifetime(lock) {} }
-            let store = try await common.openStore()
+            let ttl = TimeSpan(parsing: leaseTTL)?.timeInterval ?? 30
+            // A replica frozen inside a transaction loses its session (and its locks) after half the lease TTL.
+            let store = try await HistoryDatabase.open(common.databasePath, idleInTransactionTimeout: max(3, ttl / 2))
             let health = HealthState(databaseCheck: { (try? await store.policyStates()) != nil })
             let endpoint = httpAddress.flatMap(ObservabilityServer.parse)
             let server = endpoint.map { host, port in
@@ -145,7 +147,7 @@ extension SCIMRotator {
                     store: leaseStore,
                     history: store,
                     replica: replicaId ?? ReplicaLeases.defaultReplicaId(),
-                    ttl: (TimeSpan(parsing: leaseTTL)?.timeInterval ?? 30),
+                    ttl: ttl,
                     clock: wiring.clock,
                     logger: logger
                 )

@@ -198,14 +198,26 @@ public struct Wiring: Sendable {
     }
 
     /// Turns the zone's SCIM synchronization on or off, under the policy's lock; returns the status it replaced.
+    /// Under leases, it holds the policy's lease like a pass.
     public func setSyncStatus(_ policy: Policy, _ status: SyncStatus, reason: String?) async throws -> SyncStatus {
-        try await SyncSwitch(
-            policy: policy,
-            provider: try provider(for: policy),
-            store: store,
-            clock: clock,
-            lock: lock(for: policy)
-        ).set(status, reason: reason)
+        guard let leases else {
+            return try await SyncSwitch(
+                policy: policy,
+                provider: try provider(for: policy),
+                store: store,
+                clock: clock,
+                lock: lock(for: policy)
+            ).set(status, reason: reason)
+        }
+        return try await leases.withLease(policy, actor: .manual) { guardian in
+            try await SyncSwitch(
+                policy: policy,
+                provider: leases.fenced(try provider(for: policy), policy: policy, guardian: guardian),
+                store: store,
+                clock: clock,
+                lock: lock(for: policy)
+            ).set(status, reason: reason)
+        }
     }
 
     /// Runs `body` with the policy's runner (under the policy's lease, with leases); a runner that cannot be built,

@@ -163,7 +163,10 @@ struct PostgresLeaseTests {
         let listening = try await PostgresHistoryStore.open(url)
         let announcing = try await PostgresHistoryStore.open(url)
         let (heard, hear) = AsyncStream.makeStream(of: String.self)
-        let listener = Task { try await listening.listenForChanges { hear.yield($0) } }
+        let listener = Task {
+            defer { hear.finish() }  // a listener that fails ends the wait below instead of hanging it
+            try await listening.listenForChanges { hear.yield($0) }
+        }
         defer { listener.cancel() }
         // Announced until heard: the listener's LISTEN may not be in place yet.
         let announcer = Task {

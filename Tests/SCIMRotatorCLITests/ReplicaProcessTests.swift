@@ -95,6 +95,17 @@ struct ReplicaProcessTests {
             (try? String(contentsOfFile: "\(directory)/\(name).log", encoding: .utf8)) ?? ""
         }
 
+        /// Waits until the daemon's log contains `text` (polled every 50 ms: quicker than the history), up to
+        /// `seconds`.
+        func waitForLog(_ name: String, _ text: String, _ seconds: Double) async throws -> Bool {
+            let deadline = Date().addingTimeInterval(seconds)
+            while Date() < deadline {
+                if log(name).contains(text) { return true }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            return false
+        }
+
         func signal(_ name: String, _ signal: Int32) {
             if let pid = daemons[name]?.processIdentifier { kill(pid, signal) }
         }
@@ -184,13 +195,13 @@ struct ReplicaProcessTests {
 
     @Test("a holder frozen mid-rotation longer than its lease: the other takes over, the thawed one is fenced")
     func freeze() async throws {
-        // Each cloud call takes 1.5 s: a rotation's List and Create last seconds, and the freeze lands between them.
+        // Each cloud call takes 3 s: A is frozen while its CreateSCIMCredential is on the wire (the rotation was
+        // journaled just before it), so the cloud creates a key whose reply A reads only after the thaw.
         let ttl = 6.0
-        let fleet = try await Fleet(latency: 1_500)
+        let fleet = try await Fleet(latency: 3_000)
         try fleet.start("A", ttl: ttl)
-        _ = try await fleet.waitFor(60, "A's first rotation to start") { events in
-            events.contains { $0.kind == .rotationStarted }
-        }
+        #expect(try await fleet.waitForLog("A", "\"rotation.started\"", 60), "A started no rotation")
+        try await Task.sleep(for: .milliseconds(500))
         fleet.signal("A", SIGSTOP)
         let frozenAt = Date()
         try fleet.start("B", ttl: ttl)
