@@ -33,21 +33,27 @@ struct PostgresLeaseTests {
         )
     }
 
+    /// Waits until the database's clock is past `instant` (a loaded machine's sleeps say nothing about it).
+    static func waitPast(_ instant: Date, on store: PostgresHistoryStore) async throws {
+        while try await store.databaseNow() <= instant { try await Task.sleep(for: .milliseconds(100)) }
+    }
+
     @Test("a live lease is not taken over; once it expires by the database's clock it is, in a new epoch")
     func takeoverAfterExpiry() async throws {
         let store = try await PostgresHistoryStore.open(try await Backend.freshDatabase())
         let before = try await store.databaseNow()
-        let first = try #require(try await store.acquireLease(policy: "p", holder: "a", ttl: 1.5))
+        let first = try #require(try await store.acquireLease(policy: "p", holder: "a", ttl: 8))
+        let after = try await store.databaseNow()
         #expect(first.epoch == 1 && first.holder == "a" && first.previousHolder == nil && first.newEpoch)
         // The expiry is the server's clock plus the TTL.
-        #expect(abs(first.expiresAt.timeIntervalSince(before) - 1.5) < 1)
-        #expect(try await store.acquireLease(policy: "p", holder: "b", ttl: 1.5) == nil)
+        #expect(first.expiresAt >= before.addingTimeInterval(7.99) && first.expiresAt <= after.addingTimeInterval(8.01))
+        #expect(try await store.acquireLease(policy: "p", holder: "b", ttl: 8) == nil)
         // The holder itself extends its live lease without a new epoch.
-        let again = try #require(try await store.acquireLease(policy: "p", holder: "a", ttl: 1.5))
+        let again = try #require(try await store.acquireLease(policy: "p", holder: "a", ttl: 8))
         #expect(again.epoch == 1 && !again.newEpoch && again.previousHolder == "a")
         // Other policies are independent.
-        #expect(try await store.acquireLease(policy: "q", holder: "b", ttl: 1.5)?.epoch == 1)
-        try await Task.sleep(for: .milliseconds(1_800))
+        #expect(try await store.acquireLease(policy: "q", holder: "b", ttl: 8)?.epoch == 1)
+        try await Self.waitPast(again.expiresAt, on: store)
         let taken = try #require(try await store.acquireLease(policy: "p", holder: "b", ttl: 30))
         #expect(taken.epoch == 2 && taken.holder == "b")
         #expect(taken.previousHolder == "a" && !taken.previousReleased && taken.newEpoch)
@@ -93,12 +99,12 @@ struct PostgresLeaseTests {
         let url = try await Backend.freshDatabase()
         let old = try await PostgresHistoryStore.open(url)
         let new = try await PostgresHistoryStore.open(url)
-        let lease = try #require(try await old.acquireLease(policy: "p", holder: "a", ttl: 1))
+        let lease = try #require(try await old.acquireLease(policy: "p", holder: "a", ttl: 8))
         try await LeaseFence.withFence(lease.fence) {
             try await old.record(Self.write("k1"), at: Date())
         }
         let headBefore = try #require(try await old.head())
-        try await Task.sleep(for: .milliseconds(1_300))
+        try await Self.waitPast(lease.expiresAt, on: old)
         // Expired, not yet taken over: already refused (the database's clock says the lease is over).
         await #expect(throws: LeaseLost.self) {
             try await LeaseFence.withFence(lease.fence) { try await old.record(Self.write("k2"), at: Date()) }
@@ -128,20 +134,20 @@ struct PostgresLeaseTests {
         let url = try await Backend.freshDatabase()
         let old = try await PostgresHistoryStore.open(url)
         let new = try await PostgresHistoryStore.open(url)
-        let lease = try #require(try await old.acquireLease(policy: "p", holder: "a", ttl: 0.5))
-        // Holds the fence's share lock for a second after the lease expired.
+        let lease = try #require(try await old.acquireLease(policy: "p", holder: "a", ttl: 4))
+        // Holds the fence's share lock for a while after the lease expired.
         try await old.unsafeExecute(
-            "CREATE FUNCTION slow_key() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(1.5); RETURN NEW; END $$"
+            "CREATE FUNCTION slow_key() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(6); RETURN NEW; END $$"
         )
         try await old.unsafeExecute(
             "CREATE TRIGGER slow BEFORE INSERT ON keys FOR EACH ROW EXECUTE FUNCTION slow_key()"
         )
-        async let written: Void = LeaseFence.withFence(lease.fence) {
-            _ = try await old.record(Self.write("k1"), at: Date())
+        let written = Task {
+            try await LeaseFence.withFence(lease.fence) { _ = try await old.record(Self.write("k1"), at: Date()) }
         }
-        try await Task.sleep(for: .milliseconds(900))
+        try await Self.waitPast(lease.expiresAt, on: new)
         let taken = try #require(try await new.acquireLease(policy: "p", holder: "b", ttl: 30))
-        try await written
+        try await written.value
         #expect(taken.epoch == 2)
         #expect(try await new.keys(policy: "p").map(\.keyId) == ["k1"])
     }
@@ -150,10 +156,10 @@ struct PostgresLeaseTests {
     func replicas() async throws {
         let store = try await PostgresHistoryStore.open(try await Backend.freshDatabase())
         #expect(try await store.heartbeat(replica: "a", ttl: 30).map(\.id) == ["a"])
-        _ = try await store.heartbeat(replica: "c", ttl: 0.5)
+        let c = try await store.heartbeat(replica: "c", ttl: 8).first { $0.id == "c" }
         #expect(try await store.heartbeat(replica: "b", ttl: 30).map(\.id) == ["a", "b", "c"])
         try await store.withdraw(replica: "a")
-        try await Task.sleep(for: .milliseconds(700))
+        try await Self.waitPast(try #require(c).expiresAt, on: store)
         #expect(try await store.heartbeat(replica: "b", ttl: 30).map(\.id) == ["b"])
     }
 
