@@ -195,13 +195,13 @@ struct ReplicaProcessTests {
 
     @Test("a holder frozen mid-rotation longer than its lease: the other takes over, the thawed one is fenced")
     func freeze() async throws {
-        // Each cloud call takes 3 s: A is frozen while its CreateSCIMCredential is on the wire (the rotation was
-        // journaled just before it), so the cloud creates a key whose reply A reads only after the thaw.
-        let ttl = 6.0
-        let fleet = try await Fleet(latency: 3_000)
+        // Each cloud call takes 6 s: A is frozen while its CreateSCIMCredential is on the wire (the rotation was
+        // journaled just before it), even when this test process is starved for seconds on a loaded machine. The
+        // default lease TTL (30 s) leaves a 6 s call its deadline.
+        let ttl = 30.0
+        let fleet = try await Fleet(latency: 6_000)
         try fleet.start("A", ttl: ttl)
-        #expect(try await fleet.waitForLog("A", "\"rotation.started\"", 60), "A started no rotation")
-        try await Task.sleep(for: .milliseconds(500))
+        #expect(try await fleet.waitForLog("A", "\"rotation.started\"", 90), "A started no rotation")
         fleet.signal("A", SIGSTOP)
         let frozenAt = Date()
         try fleet.start("B", ttl: ttl)
@@ -215,7 +215,7 @@ struct ReplicaProcessTests {
         // Frozen for longer than the lease, then thawed.
         try await Task.sleep(for: .seconds(ttl))
         fleet.signal("A", SIGCONT)
-        _ = try await fleet.waitFor(180, "every policy's rotation") { events in
+        _ = try await fleet.waitFor(240, "every policy's rotation") { events in
             Self.policies.allSatisfy { Self.count(events, .rotationCompleted, $0) == 1 }
         }
         try await Task.sleep(for: .seconds(ttl))
