@@ -210,8 +210,10 @@ struct ReplicaProcessTests {
         }
         let failover = Date().timeIntervalSince(frozenAt)
         #expect(takeover.contains { $0.kind == .leaseLost })
-        // B needs its own start-up on a slow machine; the lease runs out TTL after A's last renewal.
-        #expect(failover < ttl + 15, "took over \(failover) s after the freeze")
+        // Counted from the freeze, so it includes B's own start-up, which a loaded machine (the whole suite in
+        // parallel) stretches to many seconds; the lease runs out TTL after A's last renewal. The kill -9 test holds
+        // the TTL + 1 s target with both replicas running.
+        #expect(failover < ttl + 30, "took over \(failover) s after the freeze")
         // Frozen for longer than the lease, then thawed.
         try await Task.sleep(for: .seconds(ttl))
         fleet.signal("A", SIGCONT)
