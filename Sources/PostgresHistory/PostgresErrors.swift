@@ -7,7 +7,7 @@ import RotationHistory
 /// state are shown, never the statement's parameters.
 enum PostgresErrors {
     static func explain(_ error: any Error, url: PostgresURL) -> any Error {
-        if error is HistoryError || error is CancellationError { return error }
+        if error is HistoryError || error is CancellationError || error is LeaseLost { return error }
         if let transaction = error as? PostgresTransactionError {
             let inner = transaction.closureError ?? transaction.commitError ?? transaction.beginError
             return inner.map { explain($0, url: url) } ?? HistoryError("\(url): the transaction failed")
@@ -33,7 +33,7 @@ enum PostgresErrors {
             return HistoryError("\(url): the database \(url.database) does not exist (\(message)); create it first")
         case "42501":
             return HistoryError(
-                "\(url): \(url.user) lacks a privilege (\(message)); the daemon's role needs SELECT and INSERT on every table and UPDATE on rotations, keys, sinks and policy_state (README, \"PostgreSQL\"); creating or upgrading the tables needs the schema's owner"
+                "\(url): \(url.user) lacks a privilege (\(message)); the daemon's role needs SELECT and INSERT on every table and UPDATE on rotations, keys, sinks, policy_state, leases and replicas and DELETE on replicas (deploy/README.md, \"Database grants\"); creating or upgrading the tables needs the schema's owner"
             )
         case "SR001":
             return HistoryError("\(url): \(message): the audit history cannot be changed or deleted")

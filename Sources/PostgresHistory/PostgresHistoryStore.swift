@@ -37,13 +37,22 @@ public final class PostgresHistoryStore: HistoryStore {
     /// Connects to the database `url` names and, unless `readOnly`, creates or upgrades the tables (which needs
     /// the schema's owner the first time and after an upgrade). The password comes from `PGPASSWORD` or the libpq
     /// password file, never from the URL. A read-only open refuses a database without a current history.
+    /// `idleInTransactionTimeout`: for replicas (a fraction of the lease TTL), the server ends a session of this
+    /// process that sits inside a transaction for longer (the process was frozen), releasing its locks.
     public static func open(
         _ url: String,
         readOnly: Bool = false,
+        idleInTransactionTimeout: Double? = nil,
         environment: [String: String] = ProcessInfo.processInfo.environment,
         logger: Logger = Logger(label: "scim-rotator.postgres")
     ) async throws -> PostgresHistoryStore {
-        let store = try await connect(url, readOnly: readOnly, environment: environment, logger: logger)
+        let store = try await connect(
+            url,
+            readOnly: readOnly,
+            idleInTransactionTimeout: idleInTransactionTimeout,
+            environment: environment,
+            logger: logger
+        )
         guard let store else { throw HistoryError("unreachable: a history was required") }
         return store
     }
@@ -61,11 +70,16 @@ public final class PostgresHistoryStore: HistoryStore {
         _ url: String,
         readOnly: Bool,
         missingIsNil: Bool = false,
+        idleInTransactionTimeout: Double? = nil,
         environment: [String: String],
         logger: Logger
     ) async throws -> PostgresHistoryStore? {
         let parsed = try PostgresURL(url, environment: environment)
-        let configuration = try parsed.clientConfiguration(environment: environment, readOnly: readOnly)
+        let configuration = try parsed.clientConfiguration(
+            environment: environment,
+            readOnly: readOnly,
+            idleInTransactionTimeout: idleInTransactionTimeout
+        )
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let store = PostgresHistoryStore(url: parsed, readOnly: readOnly, client: client, logger: logger)
         // The pool retries a refused connection until its own, much longer, timeout: the first query gets the URL's
@@ -137,10 +151,13 @@ public final class PostgresHistoryStore: HistoryStore {
     }
 
     /// Writes the step and its events (chained after the newest record) in one transaction; returns once it is
-    /// committed on the server's disk.
+    /// committed on the server's disk. Under a ``LeaseFence`` (a replica's work on a policy) the same transaction
+    /// first checks the lease, and writes nothing but throws ``LeaseLost`` when it is no longer held.
     @discardableResult
     public func record(_ write: JournalWrite, at now: Date) async throws -> [HistoryEvent] {
-        try await transaction { connection in
+        let fence = LeaseFence.current
+        return try await transaction { connection in
+            if let fence { try await self.checkFence(fence, on: connection) }
             try await PostgresRows.save(write, on: connection, logger: self.logger)
             guard !write.events.isEmpty else { return [] }
             let last = try await self.lockChain(on: connection)

@@ -11,7 +11,8 @@ import RotationHistory
 /// asks) and hash-chained by ``HashChain``; `prev_hash` is UNIQUE, so two appenders that raced past the chain lock
 /// could not both link to one record. The journal's records (rotations, keys, sinks, policy state) are stored as
 /// JSON beside the columns their queries use. The role the daemon connects as needs SELECT and INSERT on every
-/// table and UPDATE on the journal's (never on `events`); see README "PostgreSQL".
+/// table, UPDATE on the journal's and on `leases` and `replicas`, and DELETE on `replicas` (never UPDATE or DELETE
+/// on `events`); see deploy/README.md.
 enum PostgresSchema {
     struct Migration: Sendable {
         var version: Int
@@ -75,7 +76,22 @@ enum PostgresSchema {
                 """,
                 "CREATE TABLE policy_state (policy TEXT PRIMARY KEY, record JSONB NOT NULL)",
             ]
-        )
+        ),
+        Migration(
+            version: 2,
+            name: "v2: leases of replicas",
+            statements: [
+                // One lease per policy; expires_at is on the database's clock; epoch grows on every takeover.
+                """
+                CREATE TABLE leases (
+                    policy TEXT PRIMARY KEY, holder TEXT NOT NULL, epoch BIGINT NOT NULL CHECK (epoch > 0),
+                    expires_at TIMESTAMPTZ NOT NULL, acquired_at TIMESTAMPTZ NOT NULL,
+                    released BOOLEAN NOT NULL DEFAULT false)
+                """,
+                // The replicas alive now (a heartbeat each): what policies are shared out among.
+                "CREATE TABLE replicas (replica TEXT PRIMARY KEY, expires_at TIMESTAMPTZ NOT NULL)",
+            ]
+        ),
     ]
 
     static var latest: Int { migrations.last?.version ?? 0 }
@@ -95,32 +111,51 @@ enum PostgresSchema {
     /// Applies the missing migrations; the first one also stores a new random fingerprint key.
     static func migrate(_ client: PostgresClient, logger: Logger) async throws {
         for migration in migrations {
-            try await client.withTransaction(logger: logger) { connection in
-                try await connection.query(
-                    "SELECT pg_advisory_xact_lock(\(lockClass), hashtext('migrate'))",
-                    logger: logger
-                )
-                guard try await version(on: connection, logger: logger) < migration.version else { return }
-                try await connection.query(PostgresQuery(unsafeSQL: versionTable), logger: logger)
-                for statement in migration.statements {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            // Replicas starting together: the one that waited for the lock may have looked the tables up before
+            // the other created them (a stale catalog cache in its transaction) and fail on a duplicate; a new
+            // transaction sees them.
+            for attempt in 1...3 {
+                do {
+                    try await apply(migration, client, logger: logger)
+                    break
+                } catch let error as PostgresTransactionError where attempt < 3 && isDuplicate(error) {
+                    continue
                 }
-                if migration.version == 1 {
-                    var random = SystemRandomNumberGenerator()
-                    let key = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
-                    try await connection.query(
-                        """
-                        INSERT INTO meta (key, value) VALUES ('fingerprintKey', \(key.base64EncodedString())),
-                            ('createdBy', 'scim-rotator')
-                        """,
-                        logger: logger
-                    )
-                }
+            }
+        }
+    }
+
+    static func isDuplicate(_ error: PostgresTransactionError) -> Bool {
+        let state = (error.closureError as? PSQLError)?.serverInfo?[.sqlState]
+        return state == "42P07" || state == "42710" || state == "23505"
+    }
+
+    static func apply(_ migration: Migration, _ client: PostgresClient, logger: Logger) async throws {
+        try await client.withTransaction(logger: logger) { connection in
+            try await connection.query(
+                "SELECT pg_advisory_xact_lock(\(lockClass), hashtext('migrate'))",
+                logger: logger
+            )
+            guard try await version(on: connection, logger: logger) < migration.version else { return }
+            try await connection.query(PostgresQuery(unsafeSQL: versionTable), logger: logger)
+            for statement in migration.statements {
+                try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+            }
+            if migration.version == 1 {
+                var random = SystemRandomNumberGenerator()
+                let key = Data((0..<32).map { _ in UInt8.random(in: 0...255, using: &random) })
                 try await connection.query(
-                    "INSERT INTO schema_version (version, name) VALUES (\(migration.version), \(migration.name))",
+                    """
+                    INSERT INTO meta (key, value) VALUES ('fingerprintKey', \(key.base64EncodedString())),
+                        ('createdBy', 'scim-rotator')
+                    """,
                     logger: logger
                 )
             }
+            try await connection.query(
+                "INSERT INTO schema_version (version, name) VALUES (\(migration.version), \(migration.name))",
+                logger: logger
+            )
         }
     }
 }

@@ -228,7 +228,11 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
 
     /// The client configuration: TLS, the password, and `synchronous_commit = on` for every session (a commit
     /// returns once it is on the server's disk, whatever the server's default).
-    func clientConfiguration(environment: [String: String], readOnly: Bool) throws -> PostgresClient.Configuration {
+    func clientConfiguration(
+        environment: [String: String],
+        readOnly: Bool,
+        idleInTransactionTimeout: Double? = nil
+    ) throws -> PostgresClient.Configuration {
         let password = try self.password(environment: environment)
         var config: PostgresClient.Configuration
         switch endpoint {
@@ -251,6 +255,11 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         }
         config.options.connectTimeout = .seconds(Int64(connectTimeout.flatMap { $0 > 0 ? $0 : nil } ?? 10))
         var parameters = [("application_name", applicationName ?? "scim-rotator"), ("synchronous_commit", "on")]
+        // A replica frozen inside a transaction would keep its lease row and chain locks: the server ends such a
+        // session after this long, so that a lease can be taken over and the chain appended to.
+        if let idleInTransactionTimeout {
+            parameters.append(("idle_in_transaction_session_timeout", "\(Int(idleInTransactionTimeout * 1_000))ms"))
+        }
         if readOnly { parameters.append(("default_transaction_read_only", "on")) }
         config.options.additionalStartupParameters = parameters
         config.options.minimumConnections = 0

@@ -48,6 +48,8 @@ public final class Scheduler: Service {
     let loadPolicies: @Sendable () throws -> [Policy]
     let runPass: @Sendable (Policy) async -> PassResult
     let onTick: @Sendable (Tick) -> Void
+    /// Each element: look at every policy now (replicas came or went, another replica changed something).
+    let nudges: AsyncStream<Void>?
 
     public init<Reloads: AsyncSequence & Sendable>(
         configuration: Configuration,
@@ -57,8 +59,10 @@ public final class Scheduler: Service {
         reloads: Reloads,
         loadPolicies: @escaping @Sendable () throws -> [Policy],
         runPass: @escaping @Sendable (Policy) async -> PassResult,
-        onTick: @escaping @Sendable (Tick) -> Void = { _ in }
+        onTick: @escaping @Sendable (Tick) -> Void = { _ in },
+        nudges: AsyncStream<Void>? = nil
     ) where Reloads.Failure == Never {
+        self.nudges = nudges
         self.configuration = configuration
         self.clock = clock
         self.logger = logger
@@ -96,6 +100,7 @@ public final class Scheduler: Service {
     enum Wake: Sendable {
         case timer(Int)
         case reload
+        case nudge
         case shutdown
     }
 
@@ -110,6 +115,11 @@ public final class Scheduler: Service {
                     for await generation in timer { wake.yield(.timer(generation)) }
                 }
                 group.addTask { await self.listen { wake.yield(.reload) } }
+                if let nudges {
+                    group.addTask {
+                        for await _ in nudges { wake.yield(.nudge) }
+                    }
+                }
                 await loop(policies: policies, timer: timer, wakes: wakes)
                 group.cancelAll()
             }
@@ -179,6 +189,10 @@ public final class Scheduler: Service {
                 case .shutdown:
                     logger.info("shutdown requested; stopping")
                     break loop
+                case .nudge:
+                    let nudgedAt = clock.now()
+                    for policy in policies { nextCheck[policy.name] = nudgedAt }
+                    break waiting
                 case .reload:
                     do {
                         let reloaded = try loadPolicies()

@@ -40,13 +40,20 @@ public struct EventKind: RawRepresentable, Hashable, Sendable, Codable, CustomSt
     public static let syncDisabled = EventKind(rawValue: "sync.disabled")
     /// A person registered the key in use, which this tool cannot list (`track`: an issuer without a key API).
     public static let keyTracked = EventKind(rawValue: "key.tracked")
+    /// A replica took the policy's lease from another (PostgreSQL replicas; not recorded for renewals).
+    public static let leaseAcquired = EventKind(rawValue: "lease.acquired")
+    /// A replica's lease expired while it held it (frozen, cut off, killed); recorded by the replica that took over.
+    public static let leaseLost = EventKind(rawValue: "lease.lost")
+    /// A cloud call's reply arrived after its replica had lost the lease: an effect the next holder reconciles.
+    public static let leaseUnfencedEffect = EventKind(rawValue: "lease.unfenced-effect")
 
     /// Every kind defined here, for `--event` help and validation.
     public static let known: [EventKind] = [
         .rotationStarted, .rotationResumed, .rotationCompleted, .rotationFailed, .rotationBlocked, .policyStuck,
         .rotationWaiting, .keyConfirmed, .keyExpiring, .keyUnusable, .notificationSent, .notificationFailed,
         .keyCreated, .keyVerified, .keyDelivered, .keyPromoted, .keyDisabled, .keyDeleted, .keyRetired, .keyAdopted,
-        .keyAbandoned, .keyDiscovered, .keyVanished, .syncEnabled, .syncDisabled, .keyTracked,
+        .keyAbandoned, .keyDiscovered, .keyVanished, .syncEnabled, .syncDisabled, .keyTracked, .leaseAcquired,
+        .leaseLost, .leaseUnfencedEffect,
     ]
 }
 

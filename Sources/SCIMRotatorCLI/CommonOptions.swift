@@ -137,6 +137,18 @@ extension CommonOptions {
             environment: environment,
             logger: logger
         )
+        if let leaseStore = store as? any LeaseStore {
+            // A command works on a policy under its lease, like a replica; it waits for a replica's work to end.
+            wiring.leases = ReplicaLeases(
+                store: leaseStore,
+                history: store,
+                replica: "cli-" + ReplicaLeases.defaultReplicaId(),
+                ttl: 30,
+                wait: wiring.lockWait,
+                clock: wiring.clock,
+                logger: logger
+            )
+        }
         do {
             wiring.failPoints = try FailPoints.fromEnvironment(environment)
         } catch {

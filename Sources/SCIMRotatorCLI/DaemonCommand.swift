@@ -24,7 +24,14 @@ extension SCIMRotator {
                 Signals: SIGHUP reloads the policies (a file that is invalid now keeps running in its last good \
                 version, and the log names the file and why; the other files load as they are); SIGTERM and \
                 SIGINT finish the current step and exit 0 (a rotation that already created its key runs on to \
-                promotion, so no secret is lost). A second daemon on the same database refuses to start.
+                promotion, so no secret is lost). A second daemon on the same SQLite database refuses to start.
+
+                Replicas (--db postgres://...): run as many daemons on one PostgreSQL history as you like, on any \
+                machines. The policies are shared out among the live replicas (each about 1/N); each works on a \
+                policy only under the policy's lease in the database (expiry on the database's clock, renewed every \
+                third of --lease-ttl), and every journal write checks it in the same transaction. A replica that \
+                stops (crash, freeze, lost network) loses its leases after --lease-ttl and the others take its \
+                policies over, first reconciling the zone against the journal. See deploy/README.md.
                 """
         )
 
@@ -55,6 +62,27 @@ extension SCIMRotator {
         )
         var auditHeadInterval: String = "1h"
 
+        @Option(
+            name: .customLong("lease-ttl"),
+            help: ArgumentHelp(
+                "PostgreSQL replicas: how long a policy's lease lasts without renewal (e.g. 30s, 1m).",
+                discussion:
+                    "Renewed every third of it. A frozen or cut-off replica's policies move to the others after about this long; a cloud call is made only with more lease left than its timeout. Ignored with SQLite.",
+                valueName: "duration"
+            )
+        )
+        var leaseTTL: String = "30s"
+
+        @Option(
+            name: .customLong("replica-id"),
+            help: ArgumentHelp(
+                "PostgreSQL replicas: this replica's name in leases, status and history (default HOSTNAME-PID).",
+                discussion: "Unique among the running replicas; a pod's name is a good one.",
+                valueName: "id"
+            )
+        )
+        var replicaId: String?
+
         var httpAddress: String? { http ?? ProcessInfo.processInfo.environment["SCIM_ROTATOR_HTTP"] }
 
         var resyncSpan: TimeSpan { TimeSpan(parsing: resync) ?? .hours(1) }
@@ -66,6 +94,12 @@ extension SCIMRotator {
             guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
             guard let head = TimeSpan(parsing: auditHeadInterval), head.seconds >= 1 else {
                 throw ValidationError("--audit-head-interval \(auditHeadInterval): a duration of at least 1s, like 1h")
+            }
+            guard let ttl = TimeSpan(parsing: leaseTTL), ttl.seconds >= 2, ttl.seconds <= 3_600 else {
+                throw ValidationError("--lease-ttl \(leaseTTL): a duration from 2s to 1h, like 30s")
+            }
+            if let replicaId, replicaId.isEmpty || replicaId.count > 200 || replicaId.contains(where: \.isNewline) {
+                throw ValidationError("--replica-id: one line of 1 to 200 characters, e.g. the pod's name")
             }
             if let address = httpAddress, ObservabilityServer.parse(address) == nil {
                 throw ValidationError("--http \(address): write HOST:PORT, e.g. 127.0.0.1:9464")
@@ -79,18 +113,23 @@ extension SCIMRotator {
                 initial: try common.loadPolicies(),
                 logger: logger
             )
-            let lockPath = PolicyLocks.daemonPath(database: HistoryDatabase.lockLocation(common.databasePath))
-            let lock: FileLock
-            switch try await FileLock.acquire(path: lockPath) {
-            case .success(let held): lock = held
-            case .failure(let held):
-                throw CLIError(
-                    "another scim-rotator daemon is already running on \(common.databasePath) (\(held)); stop it first, or use a different --db",
-                    exitCode: 1
-                )
+            // One daemon per SQLite file; PostgreSQL replicas share out the policies under leases instead.
+            var lock: FileLock?
+            if !HistoryDatabase.isURL(common.databasePath) {
+                let lockPath = PolicyLocks.daemonPath(database: common.databasePath)
+                switch try await FileLock.acquire(path: lockPath) {
+                case .success(let held): lock = held
+                case .failure(let held):
+                    throw CLIError(
+                        "another scim-rotator daemon is already running on \(common.databasePath) (\(held)); stop it first, or use a different --db",
+                        exitCode: 1
+                    )
+                }
             }
             defer { withExtendedLifetime(lock) {} }
-            let store = try await common.openStore()
+            let ttl = TimeSpan(parsing: leaseTTL)?.timeInterval ?? 30
+            // A replica frozen inside a transaction loses its session (and its locks) after half the lease TTL.
+            let store = try await HistoryDatabase.open(common.databasePath, idleInTransactionTimeout: max(3, ttl / 2))
             let health = HealthState(databaseCheck: { (try? await store.policyStates()) != nil })
             let endpoint = httpAddress.flatMap(ObservabilityServer.parse)
             let server = endpoint.map { host, port in
@@ -102,7 +141,29 @@ extension SCIMRotator {
                     logger: logger
                 )
             }
-            let wiring = try common.wiring(store: store, logger: logger)
+            var wiring = try common.wiring(store: store, logger: logger)
+            let leases = (store as? any LeaseStore).map { leaseStore in
+                ReplicaLeases(
+                    store: leaseStore,
+                    history: store,
+                    replica: replicaId ?? ReplicaLeases.defaultReplicaId(),
+                    ttl: ttl,
+                    clock: wiring.clock,
+                    logger: logger
+                )
+            }
+            wiring.leases = leases
+            let heartbeat = leases.map(ReplicaHeartbeat.init)
+            if let heartbeat {
+                await heartbeat.beat()
+                logger.info(
+                    "replica started",
+                    metadata: [
+                        "replica": "\(heartbeat.leases.replica)", "replicas": "\(heartbeat.leases.replicas.count)",
+                    ]
+                )
+            }
+            let passWiring = wiring
             let scheduler = Scheduler(
                 configuration: .init(concurrency: concurrency, resync: resyncSpan.timeInterval),
                 clock: wiring.clock,
@@ -110,8 +171,20 @@ extension SCIMRotator {
                 shutdown: wiring.shutdown,
                 reloads: await UnixSignalsSequence(trapping: .sighup),
                 loadPolicies: { try policies.load() },
-                runPass: { await wiring.pass($0) },
-                onTick: { tick in health.tick(at: tick.at, nextWake: tick.nextWake, policies: tick.policies) }
+                runPass: { policy in
+                    if let leases, leases.owner(of: policy.name) != leases.replica {
+                        return PassResult(
+                            policy: policy.name,
+                            outcome: .idle,
+                            message: "shared out to replica \(leases.owner(of: policy.name))",
+                            nextCheck: nil,
+                            rotations: []
+                        )
+                    }
+                    return await passWiring.pass(policy)
+                },
+                onTick: { tick in health.tick(at: tick.at, nextWake: tick.nextWake, policies: tick.policies) },
+                nudges: leases?.changes
             )
             let reporter = AuditHeadReporter(
                 interval: (TimeSpan(parsing: auditHeadInterval) ?? .hours(1)).timeInterval,
@@ -122,6 +195,7 @@ extension SCIMRotator {
             var services: [any Service] = []
             if let server { services.append(server) }
             services.append(reporter)
+            if let heartbeat { services.append(heartbeat) }
             try await Lifecycle.run(services, logger: logger) { group in
                 if let server, let endpoint, let address = httpAddress {
                     do {

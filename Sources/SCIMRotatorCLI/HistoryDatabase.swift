@@ -16,10 +16,20 @@ enum HistoryDatabase {
     static func isURL(_ location: String) -> Bool { PostgresURL.isURL(location) }
 
     /// Opens (creating and migrating, unless `readOnly`) the history at `location`.
-    static func open(_ location: String, readOnly: Bool = false) async throws -> any HistoryStore {
+    /// `idleInTransactionTimeout`: PostgreSQL replicas (see ``PostgresHistoryStore/open(_:readOnly:idleInTransactionTimeout:environment:logger:)``).
+    static func open(
+        _ location: String,
+        readOnly: Bool = false,
+        idleInTransactionTimeout: Double? = nil
+    ) async throws -> any HistoryStore {
         do {
             if isURL(location) {
-                return try await PostgresHistoryStore.open(location, readOnly: readOnly, logger: logger)
+                return try await PostgresHistoryStore.open(
+                    location,
+                    readOnly: readOnly,
+                    idleInTransactionTimeout: idleInTransactionTimeout,
+                    logger: logger
+                )
             }
             return try SQLiteHistoryStore(path: location, readOnly: readOnly)
         } catch let error as HistoryError {

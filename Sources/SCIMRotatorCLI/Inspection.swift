@@ -61,6 +61,8 @@ struct Inspection: Encodable {
     /// The keys are the journal's last known ones: the cloud could not be asked (see `error`).
     var stale: Bool
     var error: String?
+    /// PostgreSQL replicas: the policy's lease (holder, expiry); nil with SQLite.
+    var lease: LeaseStatus?
 
     /// Needs attention: exit status 1 for `status`.
     var needsAttention: Bool { error != nil || blocked || stuck || currentProblem != nil || unreplacedExpiry != nil }

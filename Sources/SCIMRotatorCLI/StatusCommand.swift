@@ -10,7 +10,9 @@ extension SCIMRotator {
             discussion: """
                 Lists each zone's keys live (read-only API calls) and joins them with the history: roles \
                 (current, previous, pending, other), expiry, the next action and when, consecutive failures, \
-                stuck/blocked flags, and the zone's SCIM synchronization status (a warning when disabled).
+                stuck/blocked flags, and the zone's SCIM synchronization status (a warning when disabled). With a \
+                PostgreSQL history, also each policy's lease: the replica that holds it (or held it last) and until \
+                when, on the database's clock.
                 """
         )
 
@@ -31,7 +33,9 @@ extension SCIMRotator {
                 logger: common.logger()
             )
             let now = wiring.clock.now()
-            let inspections = await Inspection.inspect(policies, wiring: wiring, store: store, at: now)
+            var inspections = await Inspection.inspect(policies, wiring: wiring, store: store, at: now)
+            let leases = await LeaseStatus.load(store)
+            for index in inspections.indices { inspections[index].lease = leases[inspections[index].policy] }
             switch format {
             case .json:
                 Console.line(JSONOutput.render(inspections))
@@ -89,6 +93,7 @@ extension SCIMRotator {
                 )
             }
             if let success = inspection.lastSuccessAt { lines.append("  last rotation: \(Times.short(success))") }
+            if let lease = inspection.lease { lines.append(lease.line) }
             for warning in inspection.warnings { lines.append("  warning: \(warning)") }
             return lines.joined(separator: "\n")
         }

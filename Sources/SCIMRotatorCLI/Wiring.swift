@@ -28,6 +28,8 @@ public struct Wiring: Sendable {
     public var failPoints: FailPoints = .none
     /// New keys' secrets while this process lives: a failed sink is retried with the same key.
     public let secrets = SecretCache()
+    /// PostgreSQL: every piece of work on a policy runs under its lease (replicas); nil for SQLite (one node).
+    public var leases: ReplicaLeases?
 
     public init(
         store: any HistoryStore,
@@ -177,12 +179,14 @@ public struct Wiring: Sendable {
         }
     }
 
-    public func runner(for policy: Policy) throws -> PolicyRunner {
-        PolicyRunner(
+    public func runner(for policy: Policy, guardian: LeaseGuard? = nil) throws -> PolicyRunner {
+        var provider = try provider(for: policy)
+        if let guardian, let leases { provider = leases.fenced(provider, policy: policy, guardian: guardian) }
+        return PolicyRunner(
             policy: policy,
-            provider: try provider(for: policy),
+            provider: provider,
             store: store,
-            sinks: try sinks(for: policy),
+            sinks: try guardian.map { try $0.fenced(sinks(for: policy)) } ?? sinks(for: policy),
             verifier: SCIMVerifier(
                 transport: transport,
                 clock: clock,
@@ -205,36 +209,58 @@ public struct Wiring: Sendable {
     /// How long to wait for another process's work on a policy (`SCIM_ROTATOR_LOCK_WAIT` seconds, default 60).
     var lockWait: Double { environment["SCIM_ROTATOR_LOCK_WAIT"].flatMap(Double.init) ?? 60 }
 
-    /// The policy's lock, which its runner holds around every change to the zone or the journal.
+    /// The policy's lock, which its runner holds around every change to the zone or the journal. Under leases the
+    /// lease is the lock (a lock file would outlive a frozen holder's lease and stall the replica taking over).
     func lock(for policy: Policy) -> PolicyLock {
-        PolicyLock(database: HistoryDatabase.lockLocation(databasePath), policy: policy.name, wait: lockWait)
+        let database = leases == nil ? HistoryDatabase.lockLocation(databasePath) : ":memory:"
+        return PolicyLock(database: database, policy: policy.name, wait: lockWait)
     }
 
     /// One pass over a policy, under its lock so that no other process works on the zone meanwhile.
     public func pass(_ policy: Policy, request: RotationRequest? = nil) async -> PassResult {
-        await run(policy) { await $0.pass(request: request) }
+        await run(policy, actor: request == nil ? .scheduler : .manual) { await $0.pass(request: request) }
     }
 
     /// Records a person's confirmation of a manual delivery and promotes the key, under the policy's lock.
     public func confirm(_ policy: Policy, reason: String?) async -> PassResult {
-        await run(policy) { await $0.confirm(reason: reason) }
+        await run(policy, actor: .manual) { await $0.confirm(reason: reason) }
     }
 
     /// Turns the zone's SCIM synchronization on or off, under the policy's lock; returns the status it replaced.
+    /// Under leases, it holds the policy's lease like a pass.
     public func setSyncStatus(_ policy: Policy, _ status: SyncStatus, reason: String?) async throws -> SyncStatus {
-        try await SyncSwitch(
-            policy: policy,
-            provider: try provider(for: policy),
-            store: store,
-            clock: clock,
-            lock: lock(for: policy)
-        ).set(status, reason: reason)
+        guard let leases else {
+            return try await SyncSwitch(
+                policy: policy,
+                provider: try provider(for: policy),
+                store: store,
+                clock: clock,
+                lock: lock(for: policy)
+            ).set(status, reason: reason)
+        }
+        return try await leases.withLease(policy, actor: .manual) { guardian in
+            try await SyncSwitch(
+                policy: policy,
+                provider: leases.fenced(try provider(for: policy), policy: policy, guardian: guardian),
+                store: store,
+                clock: clock,
+                lock: lock(for: policy)
+            ).set(status, reason: reason)
+        }
     }
 
-    /// Runs `body` with the policy's runner; a runner that cannot be built fails the pass.
-    func run(_ policy: Policy, _ body: (PolicyRunner) async -> PassResult) async -> PassResult {
+    /// Runs `body` with the policy's runner (under the policy's lease, with leases); a runner that cannot be built,
+    /// a lease another replica holds, or a lease lost fails the pass.
+    func run(_ policy: Policy, actor: Actor, _ body: (PolicyRunner) async -> PassResult) async -> PassResult {
         do {
-            return await body(try runner(for: policy))
+            guard let leases else { return await body(try runner(for: policy)) }
+            return try await leases.withLease(policy, actor: actor) { guardian in
+                await body(try runner(for: policy, guardian: guardian))
+            }
+        } catch let busy as ReplicaLeases.Busy {
+            logger.info("policy busy", metadata: ["policy": "\(policy.name)", "reason": "\(busy)"])
+            let next = max(busy.until ?? clock.now(), clock.now()).addingTimeInterval(0.2)
+            return PassResult(policy: policy.name, outcome: .failed, message: "\(busy)", nextCheck: next, rotations: [])
         } catch {
             logger.error("cannot run policy", metadata: ["policy": "\(policy.name)", "error": "\(error)"])
             return PassResult(

@@ -3,6 +3,7 @@ import Foundation
 import NIOCore
 import NIOHTTP1
 import NIOSSL
+import SCIMRotatorCore
 import Synchronization
 
 /// The production transport: AsyncHTTPClient (SwiftNIO).
@@ -110,10 +111,12 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
             outgoing.headers.add(name: header.name, value: header.value)
         }
         if !request.body.isEmpty || request.method == "POST" { outgoing.body = .bytes(ByteBuffer(bytes: request.body)) }
+        // A replica's lease may end sooner than the request's own timeout (RequestDeadline).
+        let timeout = RequestDeadline.timeout(request.timeout)
         do {
             let response = try await client(for: request.url).execute(
                 outgoing,
-                timeout: .milliseconds(Int64(request.timeout * 1_000))
+                timeout: .milliseconds(Int64(timeout * 1_000))
             )
             let body = try await response.body.collect(upTo: 16 << 20)
             var headers: [String: String] = [:]
@@ -122,7 +125,7 @@ public final class AsyncHTTPClientTransport: HTTPTransport {
         } catch let error as HTTPClientError
             where error == .deadlineExceeded || error == .readTimeout || error == .connectTimeout
         {
-            throw TransportError(.timeout, "no reply from \(request.url.host ?? "?") within \(request.timeout)s")
+            throw TransportError(.timeout, "no reply from \(request.url.host ?? "?") within \(timeout)s")
         } catch let error as HTTPClientError where error == .invalidURL {
             throw TransportError(.invalidURL, "\(request.url.absoluteString): \(error)")
         } catch {
