@@ -43,7 +43,7 @@ extension SCIMRotator {
             let wiring = try common.wiring(store: store, logger: common.logger())
             let result =
                 oldDeleted
-                ? await wiring.run(policy) { await $0.confirmDeleted(by: Console.person) }
+                ? await wiring.confirmDeleted(policy, by: Console.person)
                 : await wiring.confirm(policy, reason: reason)
             await wiring.notifier?.drain()
             Console.line(PassReport.render([result], now: wiring.clock.now()))

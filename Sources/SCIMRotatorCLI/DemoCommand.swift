@@ -114,7 +114,8 @@ extension SCIMRotator {
                 await person.start(wired)
                 for policy in policySet where !policy.provider.traits.canList {
                     // The token in use is registered, as `scim-rotator track` does (this tool cannot list it).
-                    _ = try await wired.runner(for: policy).track(
+                    _ = try await wired.track(
+                        policy,
                         createdAt: start.addingTimeInterval(-300 * 86_400),
                         expiresAt: start.addingTimeInterval(65 * 86_400),
                         by: "the demo's person"

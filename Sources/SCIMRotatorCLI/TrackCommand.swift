@@ -63,7 +63,8 @@ extension SCIMRotator {
             }
             let keyId: String
             do {
-                keyId = try await wiring.runner(for: policy).track(
+                keyId = try await wiring.track(
+                    policy,
                     createdAt: createdAt,
                     expiresAt: expiresAt,
                     by: Console.person

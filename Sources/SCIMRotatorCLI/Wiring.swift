@@ -226,6 +226,25 @@ public struct Wiring: Sendable {
         await run(policy, actor: .manual) { await $0.confirm(reason: reason) }
     }
 
+    /// Records that a person deleted the tokens they were asked to delete (an issuer without a key API), then a pass.
+    public func confirmDeleted(_ policy: Policy, by person: String) async -> PassResult {
+        await run(policy, actor: .manual) { await $0.confirmDeleted(by: person) }
+    }
+
+    /// Registers the token in use of an issuer without a key API (`track`), under the policy's lock (and lease).
+    public func track(_ policy: Policy, createdAt: Date?, expiresAt: Date, by person: String) async throws -> String {
+        guard let leases else {
+            return try await runner(for: policy).track(createdAt: createdAt, expiresAt: expiresAt, by: person)
+        }
+        return try await leases.withLease(policy, actor: .manual) { guardian in
+            try await runner(for: policy, guardian: guardian).track(
+                createdAt: createdAt,
+                expiresAt: expiresAt,
+                by: person
+            )
+        }
+    }
+
     /// Turns the zone's SCIM synchronization on or off, under the policy's lock; returns the status it replaced.
     /// Under leases, it holds the policy's lease like a pass.
     public func setSyncStatus(_ policy: Policy, _ status: SyncStatus, reason: String?) async throws -> SyncStatus {
