@@ -161,23 +161,12 @@ extension PolicyRunner {
                         nextCheck: nil
                     )
                 }
-                for var record in asked {
-                    let role = record.role
-                    record.intent = nil
-                    record.role = .deleted
-                    record.deletedAt = clock.now()
-                    try await journal(
-                        keys: [record],
-                        events: [
-                            event(
-                                .keyDeleted,
-                                rotationId: record.rotationId,
-                                keyId: record.keyId,
-                                actor: .manual,
-                                reason: "deleted in the console by \(person) (confirm --old-deleted)",
-                                detail: ["role": role.rawValue]
-                            )
-                        ]
+                for record in asked {
+                    try await recordDeleted(
+                        record,
+                        reason: "deleted in the console by \(person) (confirm --old-deleted)",
+                        actor: .manual,
+                        rotationId: record.rotationId
                     )
                 }
             } catch {

@@ -81,7 +81,7 @@ extension PolicyRunner {
         }
         var deleted: Set<String> = []
         for keyId in keyIds {
-            var record = try await announce(keyId, intent: .delete, rotationId: nil)
+            let record = try await announce(keyId, intent: .delete, rotationId: nil)
             let existed: Bool
             do {
                 existed = try await provider.deleteKey(keyId)
@@ -95,25 +95,43 @@ extension PolicyRunner {
             }
             try await failPoints.hit("after:delete")
             deleted.insert(keyId)
-            let role = record.role
-            record.intent = nil
-            record.role = .deleted
-            record.deletedAt = clock.now()
-            try await journal(
-                keys: [record],
-                events: [
-                    event(
-                        .keyDeleted,
-                        rotationId: rotationId,
-                        keyId: keyId,
-                        actor: actor,
-                        reason: reason,
-                        detail: ["role": role.rawValue, "alreadyGone": existed ? "false" : "true"]
-                    )
-                ]
+            try await recordDeleted(
+                record,
+                reason: reason,
+                actor: actor,
+                rotationId: rotationId,
+                detail: ["alreadyGone": existed ? "false" : "true"]
             )
         }
         return deleted
+    }
+
+    /// Journals a key as deleted (`key.deleted`, with the role it had), its intent finished.
+    func recordDeleted(
+        _ record: KeyRecord,
+        reason: String,
+        actor: Actor,
+        rotationId: String?,
+        detail: [String: String] = [:]
+    ) async throws {
+        var record = record
+        let role = record.role
+        record.intent = nil
+        record.role = .deleted
+        record.deletedAt = clock.now()
+        try await journal(
+            keys: [record],
+            events: [
+                event(
+                    .keyDeleted,
+                    rotationId: rotationId,
+                    keyId: record.keyId,
+                    actor: actor,
+                    reason: reason,
+                    detail: detail.merging(["role": role.rawValue]) { _, role in role }
+                )
+            ]
+        )
     }
 
     /// Makes room at the key limit: disable if enabled (where the cloud can), then delete, journaled as `key.retired` with why the key
