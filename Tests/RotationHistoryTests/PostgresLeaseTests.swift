@@ -42,14 +42,17 @@ struct PostgresLeaseTests {
     func takeoverAfterExpiry() async throws {
         let store = try await PostgresHistoryStore.open(try await Backend.freshDatabase())
         let before = try await store.databaseNow()
-        let first = try #require(try await store.acquireLease(policy: "p", holder: "a", ttl: 8))
+        // A TTL no loaded machine outlives between these statements (8 s did, under the full suite).
+        let first = try #require(try await store.acquireLease(policy: "p", holder: "a", ttl: 300))
         let after = try await store.databaseNow()
         #expect(first.epoch == 1 && first.holder == "a" && first.previousHolder == nil && first.newEpoch)
         // The expiry is the server's clock plus the TTL.
-        #expect(first.expiresAt >= before.addingTimeInterval(7.99) && first.expiresAt <= after.addingTimeInterval(8.01))
-        #expect(try await store.acquireLease(policy: "p", holder: "b", ttl: 8) == nil)
-        // The holder itself extends its live lease without a new epoch.
-        let again = try #require(try await store.acquireLease(policy: "p", holder: "a", ttl: 8))
+        #expect(
+            first.expiresAt >= before.addingTimeInterval(299.99) && first.expiresAt <= after.addingTimeInterval(300.01)
+        )
+        #expect(try await store.acquireLease(policy: "p", holder: "b", ttl: 300) == nil)
+        // The holder itself extends its live lease without a new epoch (here to a short one, which then runs out).
+        let again = try #require(try await store.acquireLease(policy: "p", holder: "a", ttl: 3))
         #expect(again.epoch == 1 && !again.newEpoch && again.previousHolder == "a")
         // Other policies are independent.
         #expect(try await store.acquireLease(policy: "q", holder: "b", ttl: 8)?.epoch == 1)
@@ -99,7 +102,7 @@ struct PostgresLeaseTests {
         let url = try await Backend.freshDatabase()
         let old = try await PostgresHistoryStore.open(url)
         let new = try await PostgresHistoryStore.open(url)
-        let lease = try #require(try await old.acquireLease(policy: "p", holder: "a", ttl: 8))
+        let lease = try #require(try await old.acquireLease(policy: "p", holder: "a", ttl: 20))
         try await LeaseFence.withFence(lease.fence) {
             try await old.record(Self.write("k1"), at: Date())
         }
@@ -134,10 +137,10 @@ struct PostgresLeaseTests {
         let url = try await Backend.freshDatabase()
         let old = try await PostgresHistoryStore.open(url)
         let new = try await PostgresHistoryStore.open(url)
-        let lease = try #require(try await old.acquireLease(policy: "p", holder: "a", ttl: 4))
+        let lease = try #require(try await old.acquireLease(policy: "p", holder: "a", ttl: 12))
         // Holds the fence's share lock for a while after the lease expired.
         try await old.unsafeExecute(
-            "CREATE FUNCTION slow_key() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(6); RETURN NEW; END $$"
+            "CREATE FUNCTION slow_key() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(16); RETURN NEW; END $$"
         )
         try await old.unsafeExecute(
             "CREATE TRIGGER slow BEFORE INSERT ON keys FOR EACH ROW EXECUTE FUNCTION slow_key()"
@@ -156,7 +159,7 @@ struct PostgresLeaseTests {
     func replicas() async throws {
         let store = try await PostgresHistoryStore.open(try await Backend.freshDatabase())
         #expect(try await store.heartbeat(replica: "a", ttl: 30).map(\.id) == ["a"])
-        let c = try await store.heartbeat(replica: "c", ttl: 8).first { $0.id == "c" }
+        let c = try await store.heartbeat(replica: "c", ttl: 20).first { $0.id == "c" }
         #expect(try await store.heartbeat(replica: "b", ttl: 30).map(\.id) == ["a", "b", "c"])
         try await store.withdraw(replica: "a")
         try await Self.waitPast(try #require(c).expiresAt, on: store)
